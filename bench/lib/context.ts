@@ -1,0 +1,40 @@
+import type { Figure, Scale, SuiteReport } from './results.js';
+import type { MeasureOptions } from './measure.js';
+import { buildHostTable, type HostTable, type HostTableSizes } from './host-table.js';
+
+/** What every suite of one run shares: the scale, sampling options, the host table and the figures so far. */
+export class RunContext {
+  private hostTable?: HostTable;
+  /** Every figure of this run by `<suite>/<figure name>`, so a ratio may use a figure of an earlier suite. */
+  readonly figures = new Map<string, Figure>();
+
+  constructor(readonly scale: Scale, readonly measure: MeasureOptions, readonly hostSizes: HostTableSizes) {}
+
+  get quick(): boolean {
+    return this.scale !== 'full';
+  }
+
+  /** The host table, built on first use and kept for the run. */
+  table(): HostTable {
+    if (!this.hostTable) {
+      const t0 = Date.now();
+      this.hostTable = buildHostTable(this.hostSizes);
+      console.log(`  host table: ${this.hostSizes.keys} keys x dim ${this.hostSizes.dim} built in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    }
+    return this.hostTable;
+  }
+
+  record(suite: string, figure: Figure): void {
+    this.figures.set(`${suite}/${figure.name}`, figure);
+  }
+
+  /**
+   * A figure of an earlier suite of this run, copied into `report` (with a note saying where it came
+   * from) so that each result file holds every figure its ratios use. Undefined when that suite did not run.
+   */
+  borrow(report: SuiteReport, suite: string, name: string): Figure | undefined {
+    const f = this.figures.get(`${suite}/${name}`);
+    if (!f) return undefined;
+    return report.figure(f.name, f.unit, f, `measured by suite ${suite} in this run`);
+  }
+}

@@ -1,0 +1,5 @@
+import type { Suite } from '../lib/suite.js';
+import { limitSuite } from './limit.js';
+
+/** Every suite in the order they run (a suite's `needs` come before it). */
+export const SUITES: Suite[] = [limitSuite];
