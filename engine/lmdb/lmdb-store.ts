@@ -1,0 +1,326 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { open, type Database, type RootDatabase } from 'lmdb';
+import { HpsError } from '../errors.js';
+import type { KeyType } from '../keys.js';
+import { KeyCodec, keyHalves } from './key-codec.js';
+import { StagedTable } from './staged-table.js';
+import { writeRows, type RowDatabase } from './write-rows.js';
+
+/** What the environment records about one table (in its `hps:meta` database). */
+export interface TableMeta {
+  name: string;
+  /** The named LMDB database holding the rows now; changes on every import (atomic swap). */
+  db: string;
+  dim: number;
+  keyType: KeyType;
+  /** Distinct keys stored. */
+  count: number;
+  /** Fingerprint of the files the table was imported from (sizes + mtimes), if any. */
+  fingerprint: string | null;
+  /** What it was imported from, for `info()`. */
+  source: string | null;
+  updatedAt: string;
+}
+
+export interface LmdbStoreOptions {
+  /** Serving processes open read-only: every write is an HpsError READ_ONLY. */
+  readOnly?: boolean;
+}
+
+type MetaDatabase = Database<TableMeta | true, string>;
+
+const META_DB = 'hps:meta';
+const TABLE = 'table:';
+/** Meta entries naming staging databases of imports in progress; dropped on the next writable open. */
+export const STAGING = 'staging:';
+const ROW_DB_OPTIONS = { keyEncoding: 'binary', encoding: 'binary', compression: false, cache: false } as const;
+
+/**
+ * The persistent tier (L3): one LMDB environment per model at `<root>/<model>`, one named database per
+ * table. Reads copy rows straight from LMDB's value buffer into the caller's Float32Array with no
+ * per-key allocation; each write call is one transaction.
+ */
+export class LmdbStore {
+  private readonly rowDbs = new Map<string, RowDatabase>();
+  private readonly codecs = { int64: new KeyCodec('int64'), uint32: new KeyCodec('uint32') };
+  private closed = false;
+
+  private constructor(
+    readonly model: string,
+    readonly path: string,
+    readonly readOnly: boolean,
+    private readonly env: RootDatabase,
+    private meta: MetaDatabase | null,
+  ) {}
+
+  /** Opens (a writable open creates) the environment of `model` under `root`. */
+  static open(root: string, model: string, options: LmdbStoreOptions = {}): LmdbStore {
+    const path = join(root, model);
+    const readOnly = options.readOnly ?? false;
+    if (readOnly && !existsSync(path)) {
+      throw new HpsError('IO', `model ${model}: no LMDB environment at ${path}; a read-only store is never created, import the model's tables first`);
+    }
+    let env: RootDatabase;
+    try {
+      env = open({ path, maxDbs: 1024, readOnly, compression: false, cache: false });
+    } catch (e) {
+      throw new HpsError('IO', `model ${model}: cannot open the LMDB environment at ${path}: ${(e as Error).message}`, { cause: e });
+    }
+    let meta: MetaDatabase | null = null;
+    try {
+      meta = env.openDB<TableMeta | true, string>(META_DB, { encoding: 'json', cache: false });
+    } catch (e) {
+      if (!readOnly) throw new HpsError('IO', `model ${model}: cannot open ${META_DB} in ${path}: ${(e as Error).message}`, { cause: e });
+    }
+    const store = new LmdbStore(model, path, readOnly, env, meta);
+    if (!readOnly) store.dropAbandonedStaging();
+    return store;
+  }
+
+  /** Every table's metadata, by name. */
+  tables(): TableMeta[] {
+    if (!this.meta) return [];
+    const out: TableMeta[] = [];
+    for (const { value } of this.meta.getRange({ start: TABLE, end: TABLE + '\uffff' })) out.push(value as TableMeta);
+    return out;
+  }
+
+  table(name: string): TableMeta | undefined {
+    this.checkOpen();
+    return (this.meta?.get(TABLE + name) as TableMeta | undefined) ?? undefined;
+  }
+
+  /** Creates an empty table if it does not exist; an existing one must have the same dim and key type. */
+  ensureTable(name: string, dim: number, keyType: KeyType): TableMeta {
+    const existing = this.table(name);
+    if (existing) {
+      checkShape(this.model, existing, dim, keyType);
+      return existing;
+    }
+    this.checkWritable(name, 'create a table');
+    const meta: TableMeta = { name, db: newDbName(name), dim, keyType, count: 0, fingerprint: null, source: null, updatedAt: new Date().toISOString() };
+    this.env.transactionSync(() => {
+      this.rowDb(meta.db);
+      this.metaDb().putSync(TABLE + name, meta);
+    });
+    return meta;
+  }
+
+  /**
+   * Reads the rows of `keys[p]` for every position p in `positions` (all positions when null) into
+   * row p of `out` (keys.length x dim). Rows of missing keys are left untouched. Returns the positions
+   * that were not found, ascending. All reads of one call see one snapshot.
+   */
+  get(table: string, keys: BigInt64Array, out: Float32Array, positions: Uint32Array | null = null): Uint32Array {
+    const meta = this.requireTable(table);
+    const rowBytes = meta.dim * 4;
+    if (out.length < keys.length * meta.dim) {
+      throw new HpsError('BAD_OUTPUT', `model ${this.model} table ${table}: output holds ${out.length} floats, expected at least ${keys.length} x ${meta.dim} = ${keys.length * meta.dim}`);
+    }
+    const db = this.rowDb(meta.db);
+    const codec = this.codecs[meta.keyType];
+    const halves = keyHalves(keys);
+    const outBytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+    const n = positions ? positions.length : keys.length;
+    const missing = new Uint32Array(n);
+    let nMissing = 0;
+    const dim = meta.dim;
+    let valueBuffer: ArrayBufferLike | null = null;
+    // Int32 views copy the float bits exactly (NaN payloads included).
+    const outWords = new Int32Array(out.buffer, out.byteOffset, out.length);
+    let valueWords = outWords;
+    for (let j = 0; j < n; j++) {
+      const p = positions ? positions[j] : j;
+      const value = db.getBinaryFast(codec.encode(halves, p));
+      if (value === undefined) {
+        missing[nMissing++] = p;
+        continue;
+      }
+      // getBinaryFast returns one reused buffer whose `length` lmdb sets to the value size (a larger
+      // value comes in another buffer). Copying word by word through a view made once per buffer
+      // avoids making a subarray object per key.
+      if (value.length !== rowBytes) throw corruptRow(this.model, meta, value.length);
+      if (value.buffer !== valueBuffer) {
+        valueBuffer = value.buffer;
+        valueWords = new Int32Array(valueBuffer, 0, valueBuffer.byteLength >>> 2);
+      }
+      if ((value.byteOffset & 3) === 0) {
+        const from = value.byteOffset >>> 2;
+        const to = p * dim;
+        for (let k = 0; k < dim; k++) outWords[to + k] = valueWords[from + k];
+      } else {
+        outBytes.set(value.subarray(0, rowBytes), p * rowBytes);
+      }
+    }
+    return missing.subarray(0, nMissing);
+  }
+
+  /** Inserts or replaces rows (`vectors` is keys.length x dim) in one transaction. */
+  put(table: string, keys: BigInt64Array, vectors: Float32Array): void {
+    const meta = this.requireTable(table);
+    this.checkWritable(table, 'put rows');
+    checkVectors(this.model, meta, keys.length, vectors);
+    const db = this.rowDb(meta.db);
+    this.env.transactionSync(() => {
+      writeRows(db, this.codecs[meta.keyType], meta.dim, keys, vectors, null);
+      this.updateCount(meta, db);
+    });
+  }
+
+  /** Removes keys in one transaction; returns how many were present. */
+  erase(table: string, keys: BigInt64Array): number {
+    const meta = this.requireTable(table);
+    this.checkWritable(table, 'erase rows');
+    const db = this.rowDb(meta.db);
+    const codec = this.codecs[meta.keyType];
+    const halves = keyHalves(keys);
+    let removed = 0;
+    this.env.transactionSync(() => {
+      const before = entryCount(db);
+      for (let i = 0; i < keys.length; i++) db.removeSync(codec.encode(halves, i));
+      removed = before - entryCount(db);
+      this.updateCount(meta, db);
+    });
+    return removed;
+  }
+
+  /**
+   * Starts an import of `name` into a fresh database; the table as it was stays readable until
+   * `commit()` swaps the new one in within one transaction. A killed import leaves only a staging
+   * database, dropped at the next writable open.
+   */
+  beginImport(name: string, shape: { dim: number; keyType: KeyType; fingerprint: string | null; source: string | null }): StagedTable {
+    this.checkWritable(name, 'import');
+    const dbName = newDbName(name);
+    this.metaDb().putSync(STAGING + dbName, true);
+    const db = this.rowDb(dbName);
+    return new StagedTable(this.codecs[shape.keyType], shape.dim, db, (abort) => {
+      this.env.transactionSync(() => {
+        if (abort) {
+          db.dropSync();
+          this.rowDbs.delete(dbName);
+          this.metaDb().removeSync(STAGING + dbName);
+          return;
+        }
+        const old = this.table(name);
+        const meta: TableMeta = { name, db: dbName, dim: shape.dim, keyType: shape.keyType, count: entryCount(db), fingerprint: shape.fingerprint, source: shape.source, updatedAt: new Date().toISOString() };
+        this.metaDb().putSync(TABLE + name, meta);
+        this.metaDb().removeSync(STAGING + dbName);
+        if (old) this.dropRowDb(old.db);
+      });
+      return this.table(name)!;
+    });
+  }
+
+  /** Every row of `table` in ascending key order, `chunkRows` at a time (buffers reused between chunks). */
+  *scan(table: string, chunkRows = 65536): Generator<{ keys: BigInt64Array; vectors: Float32Array }> {
+    const meta = this.requireTable(table);
+    const db = this.rowDb(meta.db);
+    const codec = this.codecs[meta.keyType];
+    const keys = new BigInt64Array(chunkRows);
+    const halves = keyHalves(keys);
+    const vectors = new Float32Array(chunkRows * meta.dim);
+    const vecBytes = new Uint8Array(vectors.buffer);
+    const rowBytes = meta.dim * 4;
+    let n = 0;
+    for (const { key, value } of db.getRange({ snapshot: true })) {
+      if (value.length !== rowBytes) throw corruptRow(this.model, meta, value.length);
+      codec.decode(key, halves, n);
+      vecBytes.set(value, n * rowBytes);
+      if (++n === chunkRows) {
+        yield { keys, vectors };
+        n = 0;
+      }
+    }
+    if (n > 0) yield { keys: keys.subarray(0, n), vectors: vectors.subarray(0, n * meta.dim) };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.env.close();
+  }
+
+  private requireTable(table: string): TableMeta {
+    const meta = this.table(table);
+    if (!meta) {
+      const known = this.tables().map((t) => t.name);
+      throw new HpsError('UNKNOWN_TABLE', `model ${this.model}: no table ${JSON.stringify(table)} in the persistent store at ${this.path}; known tables: ${known.length ? known.join(', ') : '(none)'}`);
+    }
+    return meta;
+  }
+
+  private rowDb(name: string): RowDatabase {
+    let db = this.rowDbs.get(name);
+    if (!db) {
+      db = this.env.openDB<Buffer, Buffer>(name, ROW_DB_OPTIONS);
+      this.rowDbs.set(name, db);
+    }
+    return db;
+  }
+
+  private dropRowDb(name: string): void {
+    this.rowDb(name).dropSync();
+    this.rowDbs.delete(name);
+  }
+
+  private metaDb(): MetaDatabase {
+    return this.meta!;
+  }
+
+  private updateCount(meta: TableMeta, db: RowDatabase): void {
+    meta.count = entryCount(db);
+    meta.updatedAt = new Date().toISOString();
+    this.metaDb().putSync(TABLE + meta.name, meta);
+  }
+
+  private dropAbandonedStaging(): void {
+    const abandoned = [...this.metaDb().getKeys({ start: STAGING, end: STAGING + '\uffff' })];
+    if (abandoned.length === 0) return;
+    this.env.transactionSync(() => {
+      for (const key of abandoned) {
+        this.dropRowDb(key.slice(STAGING.length));
+        this.metaDb().removeSync(key);
+      }
+    });
+  }
+
+  private checkWritable(table: string, what: string): void {
+    this.checkOpen();
+    if (this.readOnly) {
+      throw new HpsError('READ_ONLY', `model ${this.model} table ${table}: cannot ${what}, the persistent store at ${this.path} is open read-only (persistent_db read_only)`);
+    }
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new HpsError('CLOSED', `model ${this.model}: the persistent store at ${this.path} is closed`);
+  }
+}
+
+export function checkVectors(model: string, meta: { name: string; dim: number }, nKeys: number, vectors: Float32Array): void {
+  if (!(vectors instanceof Float32Array)) {
+    throw new HpsError('BAD_VECTOR', `model ${model} table ${meta.name}: vectors must be a Float32Array`);
+  }
+  if (vectors.length !== nKeys * meta.dim) {
+    throw new HpsError('BAD_VECTOR', `model ${model} table ${meta.name}: vectors hold ${vectors.length} floats, expected ${nKeys} keys x dim ${meta.dim} = ${nKeys * meta.dim}`);
+  }
+}
+
+function checkShape(model: string, meta: TableMeta, dim: number, keyType: KeyType): void {
+  if (meta.dim !== dim || meta.keyType !== keyType) {
+    throw new HpsError('BAD_CONFIG', `model ${model} table ${meta.name}: the persistent store holds dim ${meta.dim} ${meta.keyType} keys, the configuration says dim ${dim} ${keyType} keys`);
+  }
+}
+
+function corruptRow(model: string, meta: TableMeta, size: number): HpsError {
+  return new HpsError('IO', `model ${model} table ${meta.name}: a stored row has ${size} bytes, expected dim ${meta.dim} x 4 = ${meta.dim * 4}`);
+}
+
+function entryCount(db: RowDatabase): number {
+  return (db.getStats() as { entryCount: number }).entryCount;
+}
+
+function newDbName(table: string): string {
+  return `hps:rows:${table}:${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+}

@@ -1,0 +1,39 @@
+import type { KeyCodec } from './key-codec.js';
+import type { TableMeta } from './lmdb-store.js';
+import { writeRows, type AppendState, type RowDatabase } from './write-rows.js';
+
+/**
+ * An import in progress: rows go into a fresh named database, one transaction per `write`, so memory
+ * stays bounded by one chunk. Nothing is visible under the table's name until `commit()`.
+ */
+export class StagedTable {
+  private readonly order: AppendState = { empty: true, hi: 0, lo: 0 };
+  private done = false;
+  rows = 0;
+
+  constructor(
+    private readonly codec: KeyCodec,
+    readonly dim: number,
+    private readonly db: RowDatabase,
+    private readonly finish: (abort: boolean) => TableMeta | undefined,
+  ) {}
+
+  /** Writes one chunk (`vectors` is keys.length x dim; checked by the caller) in one transaction. */
+  write(keys: BigInt64Array, vectors: Float32Array): void {
+    this.db.transactionSync(() => writeRows(this.db, this.codec, this.dim, keys, vectors, this.order));
+    this.rows += keys.length;
+  }
+
+  /** Swaps the staged rows in as the table, dropping the previous rows, in one transaction. */
+  commit(): TableMeta {
+    this.done = true;
+    return this.finish(false)!;
+  }
+
+  /** Drops the staged rows; the table stays as it was. */
+  abort(): void {
+    if (this.done) return;
+    this.done = true;
+    this.finish(true);
+  }
+}
