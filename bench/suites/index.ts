@@ -1,5 +1,6 @@
 import type { Suite } from '../lib/suite.js';
 import { limitSuite } from './limit.js';
+import { peersSuite } from './peers.js';
 
 /** Every suite in the order they run (a suite's `needs` come before it). */
-export const SUITES: Suite[] = [limitSuite];
+export const SUITES: Suite[] = [limitSuite, peersSuite];
