@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { HostKernels } from './host/kernels.js';
 import type { CacheKernels } from './cache/kernels.js';
+import type { PipelineKernelExports } from './pipeline/kernels-exports.js';
 
 /**
  * The only module that loads wasm/hps.wasm. The module imports its memory (`env.memory`, shared), so
@@ -10,7 +11,7 @@ import type { CacheKernels } from './cache/kernels.js';
  *
  * Pointers cross as wasm i32: pass offsets up to 4 GiB as numbers and read returned offsets with `>>> 0`.
  */
-export type WasmKernels = HostKernels & CacheKernels;
+export type WasmKernels = HostKernels & CacheKernels & PipelineKernelExports;
 
 /** Bytes at the start of every kernel memory that belong to the module (globals, unused stack). */
 export const KERNEL_RESERVED_BYTES = 65536;

@@ -1,3 +1,22 @@
-/** Typed signatures of the L1 cache kernels exported by wasm/hps.wasm (set-associative cache). */
-// eslint-disable-next-line @typescript-eslint/no-empty-interface
-export interface CacheKernels {}
+/**
+ * Typed signatures of the L1 cache kernels exported by wasm/hps.wasm (wasm/cache.c). Every pointer is a
+ * byte offset into the cache's shared memory; `header` is the cache header (see layout.ts). Used only by
+ * wasm-cache.ts.
+ */
+export interface CacheKernels {
+  /** Advances the cache clock; stores the new stamp (u64) at `stampOut`. One per API call. */
+  l1_tick(header: number, stampOut: number): void;
+  /** Hit rows to `out` (row i for keys[i]), miss positions (u32, ascending) to `miss`; returns misses. */
+  l1_query(header: number, keys: number, n: number, out: number, miss: number, stamp: number): number;
+  /** Inserts or replaces rows (n x dim floats at `vectors`), evicting by the policy. */
+  l1_insert(header: number, keys: number, n: number, vectors: number, stamp: number): void;
+  /** Overwrites rows of cached keys; returns rows updated. */
+  l1_update(header: number, keys: number, n: number, vectors: number): number;
+  /** Removes keys; returns how many were present. */
+  l1_erase(header: number, keys: number, n: number): number;
+  l1_clear(header: number): void;
+  /** Keys of sets [first, first + count) to `out`; returns how many. */
+  l1_dump(header: number, first: number, count: number, out: number): number;
+  /** The set the key (an i64 at `key`) maps to. */
+  l1_set_index(header: number, key: number): number;
+}

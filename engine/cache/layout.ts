@@ -1,0 +1,108 @@
+import { HpsError } from '../errors.js';
+import { KERNEL_RESERVED_BYTES, MAX_MEMORY_PAGES, WASM_PAGE_BYTES } from '../wasm.js';
+import type { CachePolicy } from '../config/types.js';
+
+/**
+ * Where everything of a WasmEmbeddingCache lives in its shared memory. The header (mirrored by the
+ * `l1_header` struct of wasm/cache.c) is at KERNEL_RESERVED_BYTES; then the scratch directory, the
+ * per-set occupancy masks, the per-slot version, count, stamp and key arrays, and the row slab. Each
+ * thread's scratch area (keys, rows and miss positions of one chunk) is appended by growing the memory.
+ */
+export const HEADER = KERNEL_RESERVED_BYTES;
+export const MAGIC = 0x4c31_4331; // "L1C1"
+
+/** Byte offsets of the header fields (u32 fields first, then u64 counters from byte 64). */
+export const H = {
+  magic: 0, dim: 4, ways: 8, numSets: 12, policy: 16, lock: 20, occ: 24, ver: 28,
+  cnt: 32, stamp: 36, key: 40, row: 44, dir: 48, dirLen: 52, capacity: 56,
+  clock: 64, size: 72, hits: 80, misses: 88, insertions: 96, evictions: 104,
+} as const;
+const HEADER_BYTES = 128;
+
+/** Scratch areas recorded for reuse by later attaches (a thread beyond this still works, unrecorded). */
+export const DIR_LEN = 256;
+export const DIR_FREE = 2;
+export const DIR_USED = 1;
+
+export const WAYS_ALLOWED = [1, 2, 4, 8, 16, 32];
+export const MAX_DIM = 65536;
+
+export interface CacheGeometry {
+  dim: number;
+  ways: number;
+  numSets: number;
+  policy: CachePolicy;
+}
+
+export interface CacheLayout extends CacheGeometry {
+  capacity: number;
+  occ: number;
+  ver: number;
+  cnt: number;
+  stamp: number;
+  key: number;
+  row: number;
+  dir: number;
+  /** First byte after the row slab, page aligned: where scratch areas start. */
+  end: number;
+}
+
+const align = (n: number, a: number): number => Math.ceil(n / a) * a;
+
+export function cacheLayout(g: CacheGeometry): CacheLayout {
+  const capacity = g.numSets * g.ways;
+  const dir = HEADER + HEADER_BYTES;
+  const occ = dir + DIR_LEN * 8;
+  const ver = align(occ + g.numSets * 4, 8);
+  const cnt = ver + capacity * 4;
+  const stamp = align(cnt + capacity * 4, 8);
+  const key = stamp + capacity * 8;
+  const row = align(key + capacity * 8, 16);
+  const end = align(row + capacity * g.dim * 4, WASM_PAGE_BYTES);
+  return { ...g, capacity, occ, ver, cnt, stamp, key, row, dir, end };
+}
+
+/** Rows of one chunk of a batch: about 1 MiB of rows, at least 32 (a dump chunk holds a set) and at most 4096. */
+export function chunkRows(dim: number): number {
+  return Math.max(32, Math.min(4096, Math.floor((1 << 20) / (dim * 4))));
+}
+
+/** One thread's scratch: the call's stamp (u64), then keys, rows and miss positions of one chunk. */
+export interface ScratchLayout {
+  stamp: number;
+  keys: number;
+  rows: number;
+  miss: number;
+  bytes: number;
+}
+
+export function scratchLayout(base: number, dim: number): ScratchLayout {
+  const chunk = chunkRows(dim);
+  const keys = base + 16;
+  const rows = keys + chunk * 8;
+  const miss = rows + chunk * dim * 4;
+  return { stamp: base, keys, rows, miss, bytes: align(miss + chunk * 4 - base, WASM_PAGE_BYTES) };
+}
+
+/** Checks the options of a new cache; returns its geometry. Capacity is rounded up to whole sets. */
+export function checkGeometry(dim: unknown, capacity: unknown, ways: unknown, policy: unknown): CacheGeometry {
+  if (!Number.isInteger(dim) || (dim as number) < 1 || (dim as number) > MAX_DIM) {
+    throw new HpsError('BAD_CONFIG', `WasmEmbeddingCache dim: expected an integer in [1, ${MAX_DIM}], got ${String(dim)}`);
+  }
+  if (!Number.isInteger(capacity) || (capacity as number) < 1) {
+    throw new HpsError('BAD_CONFIG', `WasmEmbeddingCache capacity: expected an integer >= 1 (rows), got ${String(capacity)}`);
+  }
+  if (!WAYS_ALLOWED.includes(ways as number)) {
+    throw new HpsError('BAD_CONFIG', `WasmEmbeddingCache ways: expected one of ${WAYS_ALLOWED.join(', ')}, got ${String(ways)}`);
+  }
+  if (policy !== 'lru' && policy !== 'lfu') {
+    throw new HpsError('BAD_CONFIG', `WasmEmbeddingCache policy: expected 'lru' or 'lfu', got ${String(policy)}`);
+  }
+  const g: CacheGeometry = { dim: dim as number, ways: ways as number, numSets: Math.ceil((capacity as number) / (ways as number)), policy };
+  const need = cacheLayout(g).end + scratchLayout(0, g.dim).bytes;
+  const max = MAX_MEMORY_PAGES * WASM_PAGE_BYTES;
+  if (need > max) {
+    throw new HpsError('CAPACITY', `WasmEmbeddingCache capacity ${String(capacity)} x dim ${String(dim)} needs ${need} bytes, more than the ${max} bytes a wasm memory can address: lower the capacity (gpucacheper)`);
+  }
+  return g;
+}

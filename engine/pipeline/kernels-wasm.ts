@@ -1,0 +1,181 @@
+import { HpsError } from '../errors.js';
+import {
+  instantiateKernels, newKernelMemory, KERNEL_RESERVED_BYTES, MAX_MEMORY_PAGES, WASM_PAGE_BYTES, type WasmKernels,
+} from '../wasm.js';
+
+/** How a pooled lookup combines the rows of one CSR row (HPS / TensorFlow semantics). */
+export type Combiner = 'sum' | 'mean' | 'sqrtn';
+
+export interface DedupResult {
+  /** The distinct keys, in order of first occurrence. */
+  unique: BigInt64Array;
+  /** For every input position i, the index of keys[i] in `unique`. */
+  inverse: Uint32Array;
+}
+
+const COMBINER_CODE: Record<Combiner, number> = { sum: 0, mean: 1, sqrtn: 2 };
+const OK = 0xffffffff;
+const MAX_BYTES = MAX_MEMORY_PAGES * WASM_PAGE_BYTES;
+
+/**
+ * The lookup pipeline's wasm kernels (wasm/pipeline.c) on a memory of their own: one instance per
+ * thread. Inputs are copied into the memory in bulk, the kernel runs with no JavaScript per key, and
+ * results are copied out into new arrays or the caller's `out`. The memory grows to the largest call.
+ */
+export class PipelineKernels {
+  private readonly memory: WebAssembly.Memory;
+  private readonly kernels: WasmKernels;
+  private top = KERNEL_RESERVED_BYTES;
+
+  constructor() {
+    this.memory = newKernelMemory(4 << 20);
+    this.kernels = instantiateKernels(this.memory);
+  }
+
+  /** Distinct keys in order of first occurrence, and the inverse map from positions to them. */
+  dedup(keys: BigInt64Array): DedupResult {
+    checkKeys(keys, 'keys');
+    const n = keys.length;
+    let size = 16;
+    while (size < 2 * n) size *= 2;
+    this.begin();
+    const keysAt = this.take(n * 8), uniqueAt = this.take(n * 8), inverseAt = this.take(n * 4);
+    const idxAt = this.take(size * 4), tableKeysAt = this.take(size * 8);
+    this.ensure();
+    const buf = this.memory.buffer;
+    new BigInt64Array(buf, keysAt, n).set(keys);
+    const count = this.kernels.pl_dedup(keysAt, n, uniqueAt, inverseAt, idxAt, tableKeysAt, size - 1);
+    return {
+      unique: new BigInt64Array(buf, uniqueAt, count).slice(),
+      inverse: new Uint32Array(buf, inverseAt, n).slice(),
+    };
+  }
+
+  /**
+   * Row i of the result = row inverse[i] of `uniqueRows` (the unique keys' rows back in request order,
+   * repeats included). Writes `out` (at least inverse.length x dim floats) when given, else a new array.
+   */
+  scatter(uniqueRows: Float32Array, inverse: Uint32Array, dim: number, out?: Float32Array): Float32Array {
+    const uniqueCount = checkRows(uniqueRows, dim);
+    checkInverseType(inverse);
+    const n = inverse.length;
+    const target = outFor(out, n * dim, 'inverse.length');
+    this.begin();
+    const rowsAt = this.take(uniqueRows.length * 4), inverseAt = this.take(n * 4), outAt = this.take(n * dim * 4);
+    this.ensure();
+    const buf = this.memory.buffer;
+    new Float32Array(buf, rowsAt, uniqueRows.length).set(uniqueRows);
+    new Uint32Array(buf, inverseAt, n).set(inverse);
+    this.checkInverse(inverseAt, inverse, uniqueCount);
+    this.kernels.pl_scatter(rowsAt, inverseAt, n, dim, outAt);
+    target.set(new Float32Array(buf, outAt, n * dim));
+    return target;
+  }
+
+  /**
+   * Pooled rows of a CSR batch: keys offsets[r]..offsets[r+1] make row r, whose vector is the
+   * `combiner` of w[j] * uniqueRows[inverse[j]] (w = `weights`, or 1). sum: the weighted sum; mean: the
+   * sum divided by the sum of weights (the count without weights); sqrtn: divided by sqrt of the sum of
+   * squared weights (sqrt(count)). An empty row, or one whose divisor is 0, gives zeros. Float32
+   * accumulation. Writes `out` (at least rows x dim floats, rows = offsets.length - 1) when given.
+   */
+  pool(
+    uniqueRows: Float32Array, inverse: Uint32Array, offsets: Uint32Array, dim: number, combiner: Combiner,
+    weights: Float32Array | null = null, out?: Float32Array,
+  ): Float32Array {
+    const uniqueCount = checkRows(uniqueRows, dim);
+    checkInverseType(inverse);
+    if (!(offsets instanceof Uint32Array) || offsets.length < 1) {
+      throw new HpsError('BAD_KEY', `offsets: expected a Uint32Array of rows + 1 CSR offsets (at least 1), got ${describe(offsets)}`);
+    }
+    if (!(combiner in COMBINER_CODE)) {
+      throw new HpsError('BAD_CONFIG', `combiner: expected 'sum', 'mean' or 'sqrtn', got ${String(combiner)}`);
+    }
+    const n = inverse.length, rows = offsets.length - 1;
+    if (weights !== null && (!(weights instanceof Float32Array) || weights.length !== n)) {
+      throw new HpsError('BAD_VECTOR', `weights: expected null or a Float32Array of one weight per key (${n}), got ${describe(weights)}`);
+    }
+    const target = outFor(out, rows * dim, 'rows (offsets.length - 1)');
+    this.begin();
+    const rowsAt = this.take(uniqueRows.length * 4), inverseAt = this.take(n * 4), offsetsAt = this.take(offsets.length * 4);
+    const weightsAt = weights ? this.take(n * 4) : 0, outAt = this.take(rows * dim * 4);
+    this.ensure();
+    const buf = this.memory.buffer;
+    new Float32Array(buf, rowsAt, uniqueRows.length).set(uniqueRows);
+    new Uint32Array(buf, inverseAt, n).set(inverse);
+    new Uint32Array(buf, offsetsAt, offsets.length).set(offsets);
+    if (weights) new Float32Array(buf, weightsAt, n).set(weights);
+    this.checkInverse(inverseAt, inverse, uniqueCount);
+    const bad = this.kernels.pl_check_offsets(offsetsAt, rows, n) >>> 0;
+    if (bad !== OK) {
+      throw new HpsError('BAD_KEY', `offsets[${bad}]: ${offsets[bad]} breaks the CSR rule: expected offsets[0] = 0, non-decreasing offsets, and offsets[${rows}] = the number of keys (${n})`);
+    }
+    this.kernels.pl_pool(rowsAt, inverseAt, offsetsAt, rows, weightsAt, dim, COMBINER_CODE[combiner], outAt);
+    target.set(new Float32Array(buf, outAt, rows * dim));
+    return target;
+  }
+
+  private checkInverse(at: number, inverse: Uint32Array, uniqueCount: number): void {
+    const bad = this.kernels.pl_check_inverse(at, inverse.length, uniqueCount) >>> 0;
+    if (bad !== OK) {
+      throw new HpsError('BAD_KEY', `inverse[${bad}]: ${inverse[bad]} is out of range: expected an index below the ${uniqueCount} unique rows`);
+    }
+  }
+
+  /** Starts a call's allocations at the bottom of the memory. */
+  private begin(): void {
+    this.top = KERNEL_RESERVED_BYTES;
+  }
+
+  /** A 16-byte aligned region of `bytes` for this call. */
+  private take(bytes: number): number {
+    const at = this.top;
+    this.top += Math.ceil(bytes / 16) * 16;
+    return at;
+  }
+
+  /** Grows the memory to hold this call's regions. */
+  private ensure(): void {
+    if (this.top > MAX_BYTES) {
+      throw new HpsError('CAPACITY', `pipeline kernels: this batch needs ${this.top} bytes of kernel memory, more than the ${MAX_BYTES} a wasm memory holds: split the batch`);
+    }
+    const have = this.memory.buffer.byteLength;
+    if (this.top > have) this.memory.grow(Math.ceil((this.top - have) / WASM_PAGE_BYTES));
+  }
+}
+
+function checkKeys(keys: unknown, where: string): void {
+  if (!(keys instanceof BigInt64Array)) {
+    throw new HpsError('BAD_KEY', `${where}: expected a BigInt64Array (see engine/keys.ts normalizeKeys), got ${describe(keys)}`);
+  }
+}
+
+function checkInverseType(inverse: unknown): void {
+  if (!(inverse instanceof Uint32Array)) {
+    throw new HpsError('BAD_KEY', `inverse: expected a Uint32Array (from dedup), got ${describe(inverse)}`);
+  }
+}
+
+/** Validates `rows` as whole rows of `dim`; returns the row count. */
+function checkRows(rows: unknown, dim: number): number {
+  if (!Number.isInteger(dim) || dim < 1) {
+    throw new HpsError('BAD_CONFIG', `dim: expected an integer >= 1, got ${String(dim)}`);
+  }
+  if (!(rows instanceof Float32Array) || rows.length % dim !== 0) {
+    throw new HpsError('BAD_VECTOR', `uniqueRows: expected a Float32Array of whole rows of dim ${dim}, got ${describe(rows)}`);
+  }
+  return rows.length / dim;
+}
+
+function outFor(out: Float32Array | undefined, floats: number, what: string): Float32Array {
+  if (out === undefined) return new Float32Array(floats);
+  if (!(out instanceof Float32Array) || out.length < floats) {
+    throw new HpsError('BAD_OUTPUT', `out: expected a Float32Array of at least ${what} x dim = ${floats} floats, got ${describe(out)}`);
+  }
+  return out.length === floats ? out : out.subarray(0, floats);
+}
+
+function describe(v: unknown): string {
+  if (ArrayBuffer.isView(v)) return `a ${v.constructor.name} of ${(v as Float32Array).length}`;
+  return v === null ? 'null' : typeof v;
+}
