@@ -8,6 +8,8 @@ import type { KeyType } from '../keys.js';
 export interface ResolvedConfig {
   /** Directory relative paths in the config are resolved against (the ps.json's folder, or cwd). */
   baseDir: string;
+  /** Absolute path of the ps.json the config was read from; null for an object or typed options. */
+  sourceFile: string | null;
   /** HPS `supportlonglong`: true -> int64 keys, false -> uint32 keys, for every table. */
   keyType: KeyType;
   models: ModelConfig[];
