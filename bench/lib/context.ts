@@ -24,6 +24,14 @@ export class RunContext {
     return this.hostTable;
   }
 
+  private readonly resources = new Map<string, Promise<unknown>>();
+
+  /** A resource built once per run and shared by the suites that need it (e.g. the loaded host arena). */
+  shared<T>(name: string, build: () => Promise<T>): Promise<T> {
+    if (!this.resources.has(name)) this.resources.set(name, build());
+    return this.resources.get(name) as Promise<T>;
+  }
+
   record(suite: string, figure: Figure): void {
     this.figures.set(`${suite}/${figure.name}`, figure);
   }

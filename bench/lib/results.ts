@@ -87,6 +87,20 @@ export class SuiteReport {
     return r;
   }
 
+  /**
+   * An absolute target (BENCH.md's latency bound) as a ratio: median(figure) / limit, which must stay at
+   * or below 1 (`<=`) or reach it (`>=`).
+   */
+  bound(name: string, figure: Figure, limit: number, limitName: string, direction: '>=' | '<=' = '<='): Ratio {
+    const value = figure.median / limit;
+    const r: Ratio = {
+      name, numerator: figure.name, denominator: limitName, value, target: 1, direction,
+      met: direction === '>=' ? value >= 1 : value <= 1,
+    };
+    this.ratios.push(r);
+    return r;
+  }
+
   skip(what: string, why: string): void {
     this.skipped.push({ what, why });
     console.log(`  skipped ${what}: ${why}`);

@@ -1,7 +1,10 @@
 import type { Suite } from '../lib/suite.js';
 import { limitSuite } from './limit.js';
+import { hostSuite } from './host.js';
 import { peersSuite } from './peers.js';
 import { importSuite } from './import.js';
+import { latencySuite } from './latency.js';
+import { memorySuite } from './memory.js';
 
 /** Every suite in the order they run (a suite's `needs` come before it). */
-export const SUITES: Suite[] = [limitSuite, peersSuite, importSuite];
+export const SUITES: Suite[] = [limitSuite, hostSuite, peersSuite, latencySuite, memorySuite, importSuite];
