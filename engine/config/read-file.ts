@@ -30,7 +30,7 @@ export async function readJsonFile(file: string): Promise<unknown> {
     const what = reason.replace(/ in JSON at position \d+.*$/, '').replace(/ \(line \d+ column \d+\)$/, '');
     throw new HpsError(
       'BAD_CONFIG',
-      `invalid JSON in config file ${file} at byte offset ${byte} (line ${line}, column ${column}): ${what}; expected a JSON object`,
+      `invalid JSON in config file ${file} at byte offset ${byte} (line ${line}, column ${column}): ${what}`,
       { cause: err },
     );
   }
