@@ -296,7 +296,7 @@ test('wrong types, negative sizes and out-of-range fractions name the key, the v
   const msg = await badConfig(() => loadConfig(file));
   includesAll(msg, [
     file, '5 problems',
-    'models[0].embedding_vecsize_per_table[1]: expected a positive integer, got -8',
+    'models[0].embedding_vecsize_per_table[1]: expected an integer in [1, 1048576], got -8',
     'models[0].gpucacheper: expected a number in [0, 1], got 1.5',
     'models[0].max_batch_size: expected a positive integer, got "64"',
     'models[0].embedding_table_names: has 3 entries, expected 2 (one per table, as embedding_vecsize_per_table has 2)',
@@ -313,7 +313,7 @@ test('wrong types, negative sizes and out-of-range fractions name the key, the v
     'supportlonglong: expected true or false, got "yes"',
     'models[0].hit_rate_threshold: expected a number >= 0, got -0.1',
     'models[0].cache_refresh_percentage_per_iteration: expected a number in [0, 1], got 2',
-    'volatile_db.num_partitions: expected a positive integer, got -4',
+    'volatile_db.num_partitions: expected an integer in [1, 4096], got -4',
     'volatile_db.overflow_resolution_target: expected a number in (0, 1], got 0',
     'volatile_db.initial_cache_rate: expected a number in [0, 1], got 1.01',
     'volatile_db.overflow_policy: expected one of "evict_random", "evict_least_used", "evict_oldest", got "evict_newest"',
@@ -323,10 +323,12 @@ test('wrong types, negative sizes and out-of-range fractions name the key, the v
   ]);
   const opt = await badConfig(() => resolveConfig({ models: [{ name: 'm', tables: [{ name: 't', dim: -3 }], l1CacheFraction: -0.5 }], volatileDb: { allocationRate: -1 } }));
   includesAll(opt, [
-    'models[0].tables[0].dim: expected a positive integer, got -3',
+    'models[0].tables[0].dim: expected an integer in [1, 1048576], got -3',
     'models[0].l1CacheFraction: expected a number in [0, 1], got -0.5',
     'volatileDb.allocationRate: expected a positive integer, got -1',
   ]);
+  const huge = await badConfig(() => resolveConfig({ models: [model({ embedding_vecsize_per_table: [16, 2 ** 21] })], volatile_db: { type: 'hash_map', num_partitions: 5000 } }));
+  includesAll(huge, ['models[0].embedding_vecsize_per_table[1]: expected an integer in [1, 1048576], got 2097152', 'volatile_db.num_partitions: expected an integer in [1, 4096], got 5000']);
   const missing = await badConfig(() => resolveConfig({ models: [{ model: 'm' }] }));
   includesAll(missing, ['models[0].embedding_vecsize_per_table: expected an array of positive integers, got nothing (the key is missing)']);
 });

@@ -15,6 +15,10 @@ export const posInt = () => {
   const x = 'a positive integer';
   return z.number(e(x)).int(e(x)).min(1, e(x));
 };
+export const intIn = (lo: number, hi: number) => {
+  const x = `an integer in [${lo}, ${hi}]`;
+  return z.number(e(x)).int(e(x)).min(lo, e(x)).max(hi, e(x));
+};
 export const nonNegInt = () => {
   const x = 'an integer >= 0';
   return z.number(e(x)).int(e(x)).min(0, e(x));

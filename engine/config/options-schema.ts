@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import {
-  arrayOf, bool, fraction, nonEmptyStr, nonNegInt, nonNegNum, num, oneOf, openFraction, posInt, posSize, str,
+  arrayOf, bool, intIn, fraction, nonEmptyStr, nonNegInt, nonNegNum, num, oneOf, openFraction, posInt, posSize, str,
 } from './fields.js';
+import { MAX_DIM, MAX_PARTITIONS } from './limits.js';
 
 /** The typed options (options.ts), strict: a misspelt option is an error naming its path. */
 
@@ -10,7 +11,7 @@ const addresses = () => z.union([str(), arrayOf(str(), 'strings')], { error: 'a 
 
 const tableSchema = z.strictObject({
   name: nonEmptyStr(),
-  dim: posInt(),
+  dim: intIn(1, MAX_DIM),
   defaultValue: num().optional(),
   maxQueryPerSample: posInt().optional(),
   sparseFile: nonEmptyStr().nullable().optional(),
@@ -35,7 +36,7 @@ const modelSchema = z.strictObject({
 
 const volatileDbSchema = z.strictObject({
   type: oneOf(['hash_map', 'parallel_hash_map', 'redis_cluster', 'disabled']).optional(),
-  numPartitions: posInt().optional(),
+  numPartitions: intIn(1, MAX_PARTITIONS).optional(),
   allocationRate: posInt().optional(),
   overflowMargin: posSize().optional(),
   overflowPolicy: oneOf(['evict_random', 'evict_least_used', 'evict_oldest']).optional(),

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import {
-  arrayOf, bool, fraction, nonEmptyStr, nonNegInt, nonNegNum, num, oneOf, openFraction, posInt, posSize, str,
+  arrayOf, bool, intIn, fraction, nonEmptyStr, nonNegInt, nonNegNum, num, oneOf, openFraction, posInt, posSize, str,
 } from './fields.js';
+import { MAX_DIM, MAX_PARTITIONS } from './limits.js';
 
 /*
  * The HPS ps.json format: every key HugeCTR's parser (parameter_server_config::init) or its
@@ -59,7 +60,7 @@ export const modelSchema = z.strictObject({
   dense_file: str().optional(),
   network_file: str().optional(),
   embedding_table_names: arrayOf(nonEmptyStr(), 'non-empty table names').optional(),
-  embedding_vecsize_per_table: arrayOf(posInt(), 'positive integers'),
+  embedding_vecsize_per_table: arrayOf(intIn(1, MAX_DIM), 'positive integers'),
   default_value_for_each_table: arrayOf(num(), 'numbers').optional(),
   maxnum_catfeature_query_per_table_per_sample: arrayOf(posInt(), 'positive integers').optional(),
   maxnum_des_feature_per_sample: nonNegInt().optional(),
@@ -91,7 +92,7 @@ export const volatileDbSchema = z.strictObject({
   address: str().optional(),
   user_name: str().optional(),
   password: str().optional(),
-  num_partitions: posInt().optional(),
+  num_partitions: intIn(1, MAX_PARTITIONS).optional(),
   allocation_rate: posInt().optional(),
   algorithm: oneOf(['stl', 'phm']).optional(),
   shared_memory_size: posInt().optional(),
