@@ -321,8 +321,13 @@ test('wrong types, negative sizes and out-of-range fractions name the key, the v
     'persistent_db.max_batch_size: expected a positive integer, got 0',
     'update_source.poll_timeout_ms: expected a positive integer, got 2.5',
   ]);
-  const opt = await badConfig(() => resolveConfig({ models: [{ name: 'm', tables: [{ name: 't', dim: -3 }], l1CacheFraction: -0.5 }], volatileDb: { allocationRate: -1 } }));
+  const opt = await badConfig(() => resolveConfig({
+    models: [{ name: 'm', tables: [{ name: 't', dim: -3 }, { name: 'u', dim: 2, defaultValue: NaN }], l1CacheFraction: -0.5 }],
+    volatileDb: { allocationRate: -1, addresses: [] },
+  }));
   includesAll(opt, [
+    'models[0].tables[1].defaultValue: expected a number, got NaN',
+    'volatileDb.addresses: expected a string or a non-empty array of strings, got []',
     'models[0].tables[0].dim: expected an integer in [1, 1048576], got -3',
     'models[0].l1CacheFraction: expected a number in [0, 1], got -0.5',
     'volatileDb.allocationRate: expected a positive integer, got -1',

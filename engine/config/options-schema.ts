@@ -7,7 +7,10 @@ import { MAX_DIM, MAX_PARTITIONS } from './limits.js';
 /** The typed options (options.ts), strict: a misspelt option is an error naming its path. */
 
 const OBJECT = { error: 'an object' };
-const addresses = () => z.union([str(), arrayOf(str(), 'strings')], { error: 'a string or an array of strings' });
+const addresses = () => {
+  const x = 'a string or a non-empty array of strings';
+  return z.union([str(), arrayOf(str(), 'strings').min(1, { error: x })], { error: x });
+};
 
 const tableSchema = z.strictObject({
   name: nonEmptyStr(),

@@ -19,7 +19,10 @@ export function keyPath(parts: readonly PathPart[]): string {
 /** A value as it appears in a message: JSON, shortened. */
 export function show(value: unknown): string {
   if (value === undefined) return 'nothing (the key is missing)';
-  const text = JSON.stringify(value) ?? String(value);
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'function' || typeof value === 'symbol') return `a ${typeof value}`;
+  const text = JSON.stringify(value, (_, v) => (typeof v === 'bigint' ? `${v}n` : v)) ?? String(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
