@@ -266,6 +266,14 @@ test('typed options: only models and tables are required; giving a tier block en
   assert.is(d.volatileDb.type, 'parallel_hash_map');
 });
 
+test('a JSON file of typed options loads as options, paths relative to its folder', async () => {
+  const file = writeTemp('options.json', { models: [{ name: 'm', tables: [{ name: 't', dim: 3, sparseFile: 'folder' }] }], persistentDb: { path: 'db' } });
+  const c = await loadConfig(file);
+  assert.is(c.sourceFile, file);
+  assert.is(c.models[0].tables[0].sparseFile, join(tmp, 'folder'));
+  assert.is(c.persistentDb.path, join(tmp, 'db'));
+});
+
 // --- bad input: each gives a BAD_CONFIG HpsError naming the key path, the value and what was expected.
 
 const model = (extra: Record<string, unknown> = {}) => ({ model: 'wdl', embedding_vecsize_per_table: [16, 8], embedding_table_names: ['a', 'b'], ...extra });

@@ -9,7 +9,7 @@ import type { KeyType } from '../keys.js';
 import type { ModelConfig, PersistentDbConfig, ResolvedConfig, UpdateSourceConfig, VolatileDbConfig } from './types.js';
 
 /** Validates typed options and resolves them with the defaults HPS would have applied. */
-export function resolveOptions(raw: unknown, baseDir: string, source: string): ResolvedConfig {
+export function resolveOptions(raw: unknown, baseDir: string, sourceFile: string | null, source: string): ResolvedConfig {
   const parsed = optionsSchema.safeParse(raw, { reportInput: true });
   const problems = parsed.success ? [] : fromZod(parsed.error.issues, optionsSchema);
   crossCheck(raw, problems);
@@ -19,7 +19,7 @@ export function resolveOptions(raw: unknown, baseDir: string, source: string): R
   const keyType = options.keyType ?? (D.SUPPORT_LONG_LONG ? 'int64' : 'uint32');
   return {
     baseDir: base,
-    sourceFile: null,
+    sourceFile,
     keyType,
     models: options.models.map((m) => convertModel(m, keyType, base)),
     volatileDb: convertVolatile(options.volatileDb ?? {}),

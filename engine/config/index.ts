@@ -13,7 +13,8 @@ export type * from './options.js';
 
 /**
  * Loads a configuration and resolves it with its defaults.
- * - a string: the path of an HPS `ps.json` (relative paths inside resolve against its folder);
+ * - a string: the path of an HPS `ps.json` (relative paths inside resolve against its folder); a JSON
+ *   file holding typed options is read as such;
  * - an object with HPS's snake_case keys (e.g. `models[0].model`): a parsed ps.json;
  * - any other object: typed {@link HpsOptions}.
  * Every problem (unknown key, wrong type or value, inconsistent fields) is reported in one HpsError
@@ -40,5 +41,5 @@ function resolveParsed(raw: unknown, baseDir: string, sourceFile: string | null,
     throw new HpsError('BAD_CONFIG', `${where}: expected a ps.json object or HpsOptions object, got ${show(raw)}`);
   }
   if (looksLikePsJson(raw)) return resolvePsJson(raw, baseDir, sourceFile, source ?? 'ps.json object');
-  return resolveOptions(raw, baseDir, source ?? 'HpsOptions object');
+  return resolveOptions(raw, baseDir, sourceFile, source ?? 'HpsOptions object');
 }
