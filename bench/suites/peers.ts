@@ -1,10 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { open, type Key } from 'lmdb';
 import { batchKeys, checkBatch, STREAMS, type HostTable, type StreamName } from '../lib/host-table.js';
 import { rateAsync, rateSync } from '../lib/measure.js';
 import { redisInstalled, startRedis } from '../lib/redis-server.js';
+import { openLmdbPeer } from '../lib/lmdb-peer.js';
 import type { RunContext } from '../lib/context.js';
 import type { SuiteReport } from '../lib/results.js';
 import type { Suite } from '../lib/suite.js';
@@ -71,37 +68,16 @@ function measureMap(ctx: RunContext, report: SuiteReport, table: HostTable): voi
 }
 
 async function measureLmdb(ctx: RunContext, report: SuiteReport, table: HostTable): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'hps-bench-peers-lmdb-'));
-  const env = open({ path: dir, compression: false, noSync: true, mapSize: Math.max(2 ** 26, table.rows.byteLength * 3) });
+  const peer = await openLmdbPeer(table.keyList, table.rows, table.dim);
   try {
-    const db = env.openDB({ name: 'table', encoding: 'binary' });
-    const rowBytes = table.dim * 4;
-    const bytes = new Uint8Array(table.rows.buffer, table.rows.byteOffset, table.rows.byteLength);
-    const chunk = 65536;
-    for (let start = 0; start < table.keys; start += chunk) {
-      const end = Math.min(table.keys, start + chunk);
-      await db.transaction(() => {
-        for (let i = start; i < end; i++) db.put(table.keyList[i] as unknown as Key, bytes.subarray(i * rowBytes, (i + 1) * rowBytes));
-      });
-    }
-    const lookup = (keys: BigInt64Array, out: Float32Array) => {
-      const outBytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
-      // getBinaryFast returns a view of lmdb's reusable read buffer whose `length` is the value's size
-      // but whose backing view is larger: copy exactly `length` bytes.
-      for (let i = 0; i < keys.length; i++) {
-        const v = db.getBinaryFast(keys[i] as unknown as Key)!;
-        outBytes.set(v.subarray(0, v.length), i * rowBytes);
-      }
-    };
     for (const stream of STREAMS) {
-      const out = verified(table, stream, lookup, 'lmdb-js'); // also warms the page cache
+      const out = verified(table, stream, peer.lookup, 'lmdb-js'); // also warms the page cache
       let b = 0;
-      const rate = rateSync(`lmdb ${stream}`, () => lookup(batchKeys(table, stream, b++), out), table.batch, ctx.measure);
+      const rate = rateSync(`lmdb ${stream}`, () => peer.lookup(batchKeys(table, stream, b++), out), table.batch, ctx.measure);
       ctx.record('peers', report.figure(`lmdb-js per key ${stream}`, 'keys/s', rate, 'getBinaryFast with bigint keys (ordered-binary), warm page cache'));
     }
   } finally {
-    await env.close();
-    rmSync(dir, { recursive: true, force: true });
+    await peer.close();
   }
 }
 
