@@ -4,17 +4,18 @@ import type { CachePolicy } from '../config/types.js';
 
 /**
  * Where everything of a WasmEmbeddingCache lives in its shared memory. The header (mirrored by the
- * `l1_header` struct of wasm/cache.c) is at KERNEL_RESERVED_BYTES; then the scratch directory, the
- * per-set occupancy masks, the per-slot version, count, stamp and key arrays, and the row slab. Each
- * thread's scratch area (keys, rows and miss positions of one chunk) is appended by growing the memory.
+ * `l1_header` struct of wasm/cache.c) is at KERNEL_RESERVED_BYTES; then the scratch directory, one
+ * bucket per set (occupancy mask, then the ways' keys, versions, counts and stamps, padded to whole
+ * 64-byte lines), and the row slab. Each thread's scratch area (keys, rows and miss positions of one
+ * chunk) is appended by growing the memory.
  */
 export const HEADER = KERNEL_RESERVED_BYTES;
 export const MAGIC = 0x4c31_4331; // "L1C1"
 
 /** Byte offsets of the header fields (u32 fields first, then u64 counters from byte 64). */
 export const H = {
-  magic: 0, dim: 4, ways: 8, numSets: 12, policy: 16, lock: 20, occ: 24, ver: 28,
-  cnt: 32, stamp: 36, key: 40, row: 44, dir: 48, dirLen: 52, capacity: 56,
+  magic: 0, dim: 4, ways: 8, numSets: 12, policy: 16, lock: 20, bucket: 24, bucketBytes: 28,
+  row: 32, dir: 36, dirLen: 40, capacity: 44,
   clock: 64, size: 72, hits: 80, misses: 88, insertions: 96, evictions: 104,
 } as const;
 const HEADER_BYTES = 128;
@@ -36,11 +37,9 @@ export interface CacheGeometry {
 
 export interface CacheLayout extends CacheGeometry {
   capacity: number;
-  occ: number;
-  ver: number;
-  cnt: number;
-  stamp: number;
-  key: number;
+  bucket: number;
+  /** Bytes per set: 8 (occupancy and padding) + 24 per way (key, version, count, stamp), whole lines. */
+  bucketBytes: number;
   row: number;
   dir: number;
   /** First byte after the row slab, page aligned: where scratch areas start. */
@@ -52,14 +51,11 @@ const align = (n: number, a: number): number => Math.ceil(n / a) * a;
 export function cacheLayout(g: CacheGeometry): CacheLayout {
   const capacity = g.numSets * g.ways;
   const dir = HEADER + HEADER_BYTES;
-  const occ = dir + DIR_LEN * 8;
-  const ver = align(occ + g.numSets * 4, 8);
-  const cnt = ver + capacity * 4;
-  const stamp = align(cnt + capacity * 4, 8);
-  const key = stamp + capacity * 8;
-  const row = align(key + capacity * 8, 16);
+  const bucket = align(dir + DIR_LEN * 8, 64);
+  const bucketBytes = align(8 + 24 * g.ways, 64);
+  const row = bucket + g.numSets * bucketBytes;
   const end = align(row + capacity * g.dim * 4, WASM_PAGE_BYTES);
-  return { ...g, capacity, occ, ver, cnt, stamp, key, row, dir, end };
+  return { ...g, capacity, bucket, bucketBytes, row, dir, end };
 }
 
 /** Rows of one chunk of a batch: about 1 MiB of rows, at least 32 (a dump chunk holds a set) and at most 4096. */

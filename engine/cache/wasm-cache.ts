@@ -63,11 +63,8 @@ export class WasmEmbeddingCache implements EmbeddingCache {
     h[H.ways / 4] = g.ways;
     h[H.numSets / 4] = g.numSets;
     h[H.policy / 4] = g.policy === 'lfu' ? 1 : 0;
-    h[H.occ / 4] = l.occ;
-    h[H.ver / 4] = l.ver;
-    h[H.cnt / 4] = l.cnt;
-    h[H.stamp / 4] = l.stamp;
-    h[H.key / 4] = l.key;
+    h[H.bucket / 4] = l.bucket;
+    h[H.bucketBytes / 4] = l.bucketBytes;
     h[H.row / 4] = l.row;
     h[H.dir / 4] = l.dir;
     h[H.dirLen / 4] = DIR_LEN;
