@@ -83,11 +83,11 @@ export class HostArena {
     const initialKeys = Math.min(0xffffffff, Math.ceil((o.expectedKeys / o.numPartitions) * 1.02));
     const memories: WebAssembly.Memory[] = [];
     for (let p = 0; p < o.numPartitions; p++) {
-      const memory = newKernelMemory(1 << 20);
+      const memory = newKernelMemory(1 << 20, o.maxPartitionBytes);
       const k = instantiateKernels(memory, module) as HostKernels;
       const seed = (Math.random() * 0x100000000) >>> 0;
       if (k.hm_init(H, o.dim, POLICY_CODES[o.overflowPolicy], slabStepBytes(o), margin, target, initialKeys, MAX_LOAD_Q16, seed)) {
-        throw new HpsError('CAPACITY', `HostArena.create: partition ${p} cannot hold an index for ${initialKeys} keys in 4 GiB: add partitions or lower options.expectedKeys`);
+        throw new HpsError('CAPACITY', `HostArena.create: partition ${p} cannot hold an index for ${initialKeys} keys in ${o.maxPartitionBytes} bytes: add partitions or lower options.expectedKeys`);
       }
       memories.push(memory);
     }
@@ -212,7 +212,7 @@ export class HostArena {
     for (let q = 0; q < P; q++) {
       if (!counting[q]) continue;
       if (exact[q] > 0xffffffff || this.parts[q].k.hm_reserve(H, exact[q], 0) !== 0) {
-        throw new HpsError('CAPACITY', `HostArena.insert: partition ${q} cannot grow to hold ${exact[q]} more keys of dim ${this.dim} (4 GiB per partition); nothing was inserted: use more partitions or an overflowMargin`);
+        throw new HpsError('CAPACITY', `HostArena.insert: partition ${q} cannot grow to hold ${exact[q]} more keys of dim ${this.dim} (${this.options.maxPartitionBytes} bytes per partition); nothing was inserted: use more partitions or an overflowMargin`);
       }
     }
   }

@@ -18,6 +18,8 @@ export interface HostArenaOptions {
   overflowResolutionTarget?: number;
   /** Keys the arena is expected to hold: sizes the index up front and the slab growth step. */
   expectedKeys?: number;
+  /** Memory limit of each partition in bytes (a wasm32 memory: 4 GiB at most, the default). */
+  maxPartitionBytes?: number;
 }
 
 export interface ResolvedArenaOptions {
@@ -28,13 +30,17 @@ export interface ResolvedArenaOptions {
   overflowPolicy: OverflowPolicy;
   overflowResolutionTarget: number;
   expectedKeys: number;
+  maxPartitionBytes: number;
 }
 
-const KNOWN = ['dim', 'numPartitions', 'allocationRate', 'overflowMargin', 'overflowPolicy', 'overflowResolutionTarget', 'expectedKeys'];
+const KNOWN = ['dim', 'numPartitions', 'allocationRate', 'overflowMargin', 'overflowPolicy', 'overflowResolutionTarget', 'expectedKeys', 'maxPartitionBytes'];
 const POLICIES: readonly OverflowPolicy[] = ['evict_random', 'evict_least_used', 'evict_oldest'];
 /** A wasm32 memory holds at most 4 GiB: partitions beyond this many make no sense for one table. */
 const MAX_PARTITIONS = 4096;
 const MAX_DIM = 1 << 20;
+const MAX_PARTITION_BYTES = 4 * 2 ** 30;
+/** Room for the reserved bytes, header, chunk table and a first slab step. */
+const MIN_PARTITION_BYTES = 4 << 20;
 
 function fail(key: string, value: unknown, expected: string): never {
   throw new HpsError('BAD_CONFIG', `HostArena.create: options.${key} is ${show(value)}: expected ${expected}`);
@@ -70,11 +76,12 @@ export function resolveArenaOptions(options: unknown): ResolvedArenaOptions {
   const target = o.overflowResolutionTarget ?? OVERFLOW_RESOLUTION_TARGET;
   if (typeof target !== 'number' || !(target > 0 && target <= 1)) fail('overflowResolutionTarget', o.overflowResolutionTarget, 'a number in (0, 1]');
   const expectedKeys = integer(o, 'expectedKeys', 0, Number.MAX_SAFE_INTEGER, 0);
+  const maxPartitionBytes = integer(o, 'maxPartitionBytes', MIN_PARTITION_BYTES, MAX_PARTITION_BYTES, MAX_PARTITION_BYTES);
   const perPartition = expectedKeys / numPartitions;
-  if (recordBytes(dim, overflowPolicy) * perPartition > 4 * 2 ** 30) {
-    fail('expectedKeys', expectedKeys, `at most ${Math.floor((4 * 2 ** 30) / recordBytes(dim, overflowPolicy)) * numPartitions} keys for dim ${dim} over ${numPartitions} partitions (4 GiB per partition): add partitions`);
+  if (recordBytes(dim, overflowPolicy) * perPartition > maxPartitionBytes) {
+    fail('expectedKeys', expectedKeys, `at most ${Math.floor(maxPartitionBytes / recordBytes(dim, overflowPolicy)) * numPartitions} keys for dim ${dim} over ${numPartitions} partitions (${maxPartitionBytes} bytes per partition): add partitions`);
   }
-  return { dim, numPartitions, allocationRate, overflowMargin, overflowPolicy, overflowResolutionTarget: target, expectedKeys };
+  return { dim, numPartitions, allocationRate, overflowMargin, overflowPolicy, overflowResolutionTarget: target, expectedKeys, maxPartitionBytes };
 }
 
 /**

@@ -1,0 +1,68 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import { HostArena, type HostArenaHandle } from '../../engine/host/host-arena.js';
+import { randomKeys, rng } from './host-random.js';
+
+/**
+ * A thread of the torn-read test. Writers rewrite the hot keys with rows whose elements all equal a
+ * per-write stamp (and, by mode, insert new keys to make the arena grow or overflow); readers look the
+ * hot keys up until they have read `rowsTarget` rows and report every row that is not uniform.
+ */
+export interface TornSetup {
+  handle: HostArenaHandle;
+  role: 'writer' | 'reader';
+  mode: 'rewrite' | 'grow' | 'evict';
+  hot: BigInt64Array;
+  /** [0]: stop flag for the writer. */
+  control: Int32Array;
+  rowsTarget: number;
+  seed: number;
+}
+
+const setup = workerData as TornSetup;
+const arena = HostArena.attach(setup.handle);
+const dim = arena.dim;
+const hot = setup.hot;
+
+if (setup.role === 'writer') {
+  const rand = rng(setup.seed);
+  const rows = new Float32Array(hot.length * dim);
+  let stamp = 0, added = 0;
+  while (Atomics.load(setup.control, 0) === 0) {
+    stamp++;
+    rows.fill(stamp);
+    arena.insert(hot, rows);
+    if (setup.mode === 'grow' && added < 300000 || setup.mode === 'evict') {
+      const fresh = randomKeys(rand, 1000);
+      arena.insert(fresh, new Float32Array(fresh.length * dim).fill(-stamp));
+      added += fresh.length;
+    }
+  }
+  parentPort!.postMessage({ writes: stamp, added });
+} else {
+  const out = new Float32Array(hot.length * dim);
+  const last = new Float64Array(hot.length);
+  let rowsRead = 0, torn = 0, backwards = 0, missing = 0;
+  let firstTorn = '';
+  while (rowsRead < setup.rowsTarget) {
+    const miss = arena.lookup(hot, out);
+    missing += miss.length;
+    let m = 0;
+    for (let i = 0; i < hot.length; i++) {
+      if (m < miss.length && miss[m] === i) { m++; continue; }
+      const base = i * dim, v = out[base];
+      for (let j = 1; j < dim; j++) {
+        if (out[base + j] !== v) {
+          if (!torn) firstTorn = `key ${hot[i]}: element 0 is ${v}, element ${j} is ${out[base + j]}`;
+          torn++;
+          break;
+        }
+      }
+      // Without eviction a key's stamp never goes back for one reader (each read is one point in time).
+      if (setup.mode !== 'evict' && v < last[i]) backwards++;
+      last[i] = v;
+    }
+    rowsRead += hot.length;
+  }
+  parentPort!.postMessage({ rowsRead, torn, firstTorn, backwards, missing });
+}
+arena.close();

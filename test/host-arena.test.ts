@@ -1,0 +1,137 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { HostArena } from '../engine/host/host-arena.js';
+import { compare, randomKeys, randomRows, rng, RowModel } from './helpers/host-random.js';
+
+function check(arena: HostArena, model: RowModel, keys: BigInt64Array, what: string, outRowOffset = 0): void {
+  const out = new Float32Array((outRowOffset + keys.length) * model.dim).fill(7);
+  const missing = arena.lookup(keys, out, outRowOffset);
+  const diff = compare(model, keys, out, missing, outRowOffset);
+  assert.is(diff, null, `${what}: ${diff}`);
+  for (let i = 0; i < outRowOffset * model.dim; i++) if (out[i] !== 7) assert.unreachable(`${what}: lookup wrote before outRowOffset`);
+}
+
+for (const dim of [1, 3, 16, 128]) {
+  for (const numPartitions of [1, 4]) {
+    test(`insert / replace / erase / lookup match a Map model (dim ${dim}, ${numPartitions} partitions)`, () => {
+      const rand = rng(dim * 100 + numPartitions);
+      const arena = HostArena.create({ dim, numPartitions });
+      const model = new RowModel(dim);
+      const n = dim === 128 ? 3000 : 12000;
+      const keys = randomKeys(rand, n);
+      const absent = randomKeys(rand, 500, new Set(keys));
+      // Insert in batches, a third of each batch repeating earlier keys (replacements).
+      for (let start = 0; start < n; start += 1000) {
+        const fresh = keys.subarray(start, Math.min(n, start + 1000));
+        const batch = new BigInt64Array(fresh.length + 300);
+        batch.set(fresh);
+        for (let i = fresh.length; i < batch.length; i++) batch[i] = keys[Math.floor(rand() * Math.min(n, start + 1000))];
+        const rows = randomRows(rand, batch.length, dim);
+        arena.insert(batch, rows);
+        model.insert(batch, rows);
+        assert.is(arena.size, model.map.size);
+      }
+      const mixed = new BigInt64Array(4000);
+      for (let i = 0; i < mixed.length; i++) mixed[i] = rand() < 0.8 ? keys[Math.floor(rand() * n)] : absent[Math.floor(rand() * absent.length)];
+      check(arena, model, mixed, 'after inserts');
+      check(arena, model, mixed.subarray(0, 37), 'small batch at a row offset', 5);
+      // Erase a random third (and some absent keys).
+      const gone = new BigInt64Array(n / 3 + 50);
+      for (let i = 0; i < gone.length; i++) gone[i] = i < n / 3 ? keys[Math.floor(rand() * n)] : absent[i % absent.length];
+      const erased = arena.erase(gone);
+      assert.is(erased, model.erase(gone));
+      assert.is(arena.size, model.map.size);
+      check(arena, model, mixed, 'after erase');
+      // Re-insert some erased keys with new rows; replace others.
+      const again = gone.subarray(0, 500);
+      const rows = randomRows(rand, again.length, dim);
+      arena.insert(again, rows);
+      model.insert(again, rows);
+      check(arena, model, keys, 'after re-insert');
+      const dumped = arena.dumpKeys();
+      assert.is(dumped.length, model.map.size);
+      assert.ok([...dumped].every((k) => model.map.has(k)), 'dumpKeys returns held keys');
+      assert.is(new Set(dumped).size, dumped.length, 'dumpKeys has no repeats');
+      const s = arena.stats();
+      assert.is(s.size, model.map.size);
+      assert.ok(s.hits > 0 && s.misses > 0 && s.insertions >= model.map.size && s.erasures === erased);
+      assert.is(s.bytes, arena.memoryBytes());
+      arena.clear();
+      assert.is(arena.size, 0);
+      model.map.clear();
+      check(arena, model, mixed, 'after clear');
+      arena.insert(keys.subarray(0, 100), randomRows(rand, 100, dim));
+      assert.is(arena.size, 100);
+      arena.close();
+    });
+  }
+}
+
+test('growth from a tiny arena to a large one, checked after each step', () => {
+  const rand = rng(7);
+  const dim = 8;
+  // 64 KiB slab steps and a 64-slot first index: many index rebuilds and slab steps on the way.
+  const arena = HostArena.create({ dim, numPartitions: 3, allocationRate: 1 });
+  const model = new RowModel(dim);
+  const all = randomKeys(rand, 200000);
+  let at = 0;
+  for (let step = 1; at < all.length; step *= 2) {
+    const batch = all.subarray(at, Math.min(all.length, at + step));
+    const rows = randomRows(rand, batch.length, dim);
+    arena.insert(batch, rows);
+    model.insert(batch, rows);
+    at += batch.length;
+    const probe = all.subarray(Math.max(0, at - 3000), Math.min(all.length, at + 1000));
+    check(arena, model, probe, `after ${at} keys`);
+    // Erase a few to leave tombstones through later rebuilds.
+    const gone = all.subarray(Math.max(0, at - 5), at);
+    arena.erase(gone);
+    model.erase(gone);
+  }
+  check(arena, model, all, 'at the end');
+  const l = arena.layout(0);
+  assert.ok(l.indexUsed <= 0.9 * l.indexCapacity + 1, 'index load stays at or under 0.9');
+  assert.ok(l.rowsUsed >= arena.size / 3 * 0.9);
+});
+
+test('expectedKeys sizes the index up front: no rebuild while loading that many keys', () => {
+  const rand = rng(11);
+  const arena = HostArena.create({ dim: 4, numPartitions: 2, expectedKeys: 50000 });
+  const before = [arena.layout(0).indexCapacity, arena.layout(1).indexCapacity];
+  const keys = randomKeys(rand, 50000);
+  arena.insert(keys, randomRows(rand, keys.length, 4));
+  assert.equal([arena.layout(0).indexCapacity, arena.layout(1).indexCapacity], before);
+  assert.is(arena.lookup(keys, new Float32Array(keys.length * 4)).length, 0);
+});
+
+test('repeats in one insert batch: the last one wins; lookups of repeated keys', () => {
+  const rand = rng(3);
+  const arena = HostArena.create({ dim: 2, numPartitions: 2 });
+  const keys = new BigInt64Array([5n, -5n, 5n, -9223372036854775808n, 9223372036854775807n, -5n, 0n]);
+  const rows = randomRows(rand, keys.length, 2);
+  arena.insert(keys, rows);
+  const model = new RowModel(2);
+  model.insert(keys, rows);
+  assert.is(arena.size, 5);
+  check(arena, model, new BigInt64Array([5n, 5n, 0n, -5n, 1n, 9223372036854775807n, -9223372036854775808n]), 'repeats');
+});
+
+test('an attached view in the same thread sees the same data and writes', () => {
+  const rand = rng(5);
+  const a = HostArena.create({ dim: 3, numPartitions: 2 });
+  const b = HostArena.attach(a.handle());
+  const keys = randomKeys(rand, 1000);
+  const rows = randomRows(rand, 1000, 3);
+  a.insert(keys, rows);
+  const model = new RowModel(3);
+  model.insert(keys, rows);
+  check(b, model, keys, 'view b');
+  b.erase(keys.subarray(0, 10));
+  model.erase(keys.subarray(0, 10));
+  check(a, model, keys, 'view a after b erased');
+  b.close();
+  assert.throws(() => b.lookup(keys, new Float32Array(3000)), /closed/);
+  check(a, model, keys, 'view a after b closed');
+});
+
+test.run();
