@@ -123,6 +123,31 @@ test('our extensions in a ps.json (lmdb, redis_stream, l1 policy/backend, shardi
   assert.equal(c.notYetSupported, []);
 });
 
+test('a HugeCTR 3.1 ps.json without embedding_vecsize_per_table reads its tables from network_file, as HPS did', async () => {
+  const dir = join(fixtures, 'hugectr-3.1');
+  const c = await loadConfig(join(dir, 'ps.json'));
+  assert.is(c.keyType, 'uint32');
+  assert.equal(c.models[0].tables, [
+    { name: 'sparse_embedding1', dim: 16, keyType: 'uint32', defaultValue: 0, maxQueryPerSample: 30, sparseFile: join(dir, 'dcn/1/0_sparse_10000.model') },
+  ]);
+  assert.equal(c.models[1].tables, [
+    { name: 'sparse_embedding1', dim: 11, keyType: 'uint32', defaultValue: 0.125, maxQueryPerSample: 52, sparseFile: join(dir, 'deepfm/1/0_sparse_10000.model') },
+    { name: 'sparse_embedding2', dim: 1, keyType: 'uint32', defaultValue: 0.25, maxQueryPerSample: 7, sparseFile: join(dir, 'deepfm/1/1_sparse_10000.model') },
+  ], 'the ps.json default values win over the graph\'s; layers after the first other layer are not tables');
+  assert.equal(c.notYetSupported, ['models[0].dense_file', 'models[0].network_file', 'models[1].dense_file', 'models[1].network_file']);
+  const graph = writeTemp('graph.json', { layers: [{ type: 'Data', sparse: [{ slot_num: 2, nnz_per_slot: 1 }] }, { type: 'DistributedSlotSparseEmbeddingHash', top: 'e', sparse_embedding_hparam: { embedding_vec_size: 0 } }] });
+  const msg = await badConfig(() => resolveConfig({ models: [
+    { model: 'a', network_file: 'missing.json' },
+    { model: 'b', network_file: 'graph.json' },
+    { model: 'c', network_file: 'graph.json', sparse_files: ['x', 'y'], embedding_vecsize_per_table: [4] },
+  ] }, tmp));
+  includesAll(msg, [
+    `models[0].network_file: cannot read network file ${join(tmp, 'missing.json')}: no such file (needed for the tables: the model has no embedding_vecsize_per_table)`,
+    `models[1].network_file: ${graph}: layers[1].sparse_embedding_hparam.embedding_vec_size: expected an integer in [1, 1048576]`,
+    'models[2].sparse_files: has 2 entries, expected 1',
+  ]);
+});
+
 test('HPS quirks kept: a volatile_db block without type is disabled; rocksdb/redis/none spellings; 2^64-1 overflow margin', () => {
   const base = { models: [{ model: 'm', embedding_vecsize_per_table: [8] }] };
   assert.is(resolveConfig({ ...base, volatile_db: { num_partitions: 3 } }).volatileDb.type, 'disabled');

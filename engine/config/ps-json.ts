@@ -5,6 +5,7 @@ import {
   checkLocalPath, checkModelName, checkPerTable, checkRegexes, checkUnique, isObject, matchesAll,
 } from './checks.js';
 import * as D from './defaults.js';
+import { tablesFromNetworkFile } from './network-file.js';
 import { fromZod, throwProblems, type Problem } from './problems.js';
 import {
   canonical, OVERFLOW_POLICIES, PERSISTENT_TYPES, psJsonSchema, UPDATE_SOURCE_TYPES, VOLATILE_TYPES,
@@ -28,12 +29,35 @@ export function looksLikePsJson(input: Record<string, unknown>): boolean {
  * Validates a parsed ps.json and resolves it with HPS's defaults. `source` names it in errors (the
  * file, or "a ps.json object"); relative paths resolve against `baseDir`.
  */
-export function resolvePsJson(raw: unknown, baseDir: string, sourceFile: string | null, source: string): ResolvedConfig {
+export function resolvePsJson(given: unknown, baseDir: string, sourceFile: string | null, source: string): ResolvedConfig {
+  const problems: Problem[] = [];
+  const raw = withNetworkTables(given, baseDir, problems);
   const parsed = psJsonSchema.safeParse(raw, { reportInput: true });
-  const problems = parsed.success ? [] : fromZod(parsed.error.issues, psJsonSchema);
+  if (!parsed.success) problems.push(...fromZod(parsed.error.issues, psJsonSchema));
   crossCheck(raw, problems);
   if (problems.length > 0 || !parsed.success) throwProblems(source, problems);
   return convert(parsed.data, baseDir, sourceFile);
+}
+
+/**
+ * A copy of the ps.json where each model that has a `network_file` but no `embedding_vecsize_per_table`
+ * (HugeCTR 3.0/3.1 files) gets its per-table arrays from the network graph, as HPS read them.
+ */
+function withNetworkTables(raw: unknown, baseDir: string, problems: Problem[]): unknown {
+  if (!isObject(raw) || !Array.isArray(raw.models)) return raw;
+  const models = raw.models.map((m: unknown, i) => {
+    if (!isObject(m) || m.embedding_vecsize_per_table !== undefined || typeof m.network_file !== 'string' || m.network_file === '') return m;
+    const t = tablesFromNetworkFile(resolve(baseDir, m.network_file), `models[${i}].network_file`, problems);
+    if (t === null) return m;
+    return {
+      ...m,
+      embedding_vecsize_per_table: t.dims,
+      embedding_table_names: m.embedding_table_names ?? t.names,
+      default_value_for_each_table: m.default_value_for_each_table ?? t.defaults,
+      maxnum_catfeature_query_per_table_per_sample: m.maxnum_catfeature_query_per_table_per_sample ?? t.maxQuery,
+    };
+  });
+  return { ...raw, models };
 }
 
 function crossCheck(raw: unknown, problems: Problem[]): void {
