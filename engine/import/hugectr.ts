@@ -1,0 +1,116 @@
+import { statSync } from 'node:fs';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { HpsError } from '../errors.js';
+import type { KeyType } from '../keys.js';
+import type { LmdbStore } from '../lmdb/lmdb-store.js';
+import { checkKeyRange, readExact, sizeError, type ImportSource, type RowChunk } from './source.js';
+
+/**
+ * A HugeCTR sparse-model folder: `key` (int64 little-endian) and `emb_vector` (float32 rows of dim,
+ * in the same order). Sizes are checked before anything is read. `dim` may be left out and is then
+ * derived from the sizes.
+ */
+export function openHugeCtrFolder(folder: string, dim?: number): ImportSource {
+  const keyFile = join(folder, 'key');
+  const vectorFile = join(folder, 'emb_vector');
+  const keyBytes = fileSize(keyFile);
+  const vectorBytes = fileSize(vectorFile);
+  if (keyBytes % 8 !== 0) {
+    throw sizeError(keyFile, `${keyBytes} bytes is not a whole number of int64 keys`, Math.floor(keyBytes / 8) * 8, keyBytes);
+  }
+  const rows = keyBytes / 8;
+  if (dim === undefined) {
+    if (rows === 0 || vectorBytes % (rows * 4) !== 0 || vectorBytes === 0) {
+      throw new HpsError('BAD_FILE', `${vectorFile}: ${vectorBytes} bytes is not ${rows} keys x dim x 4 bytes for any whole dim >= 1 (${keyFile} holds ${rows} keys)`);
+    }
+    dim = vectorBytes / (rows * 4);
+  }
+  if (vectorBytes !== rows * dim * 4) {
+    throw sizeError(vectorFile, `${rows} keys x dim ${dim} x 4`, rows * dim * 4, vectorBytes);
+  }
+  const rowDim = dim;
+  return {
+    description: `HugeCTR folder ${folder}`,
+    dim: rowDim,
+    totalRows: rows,
+    files: [keyFile, vectorFile],
+    chunks: (maxRows: number, keyType: KeyType) => readPair(keyFile, vectorFile, 0, 0, rows, rowDim, maxRows, keyType),
+  };
+}
+
+/**
+ * Reads `rows` int64 keys and float32 rows from two files starting at byte offsets `keyOffset` and
+ * `vectorOffset` (shared with .npy files whose keys are int64).
+ */
+export async function* readPair(keyFile: string, vectorFile: string, keyOffset: number, vectorOffset: number, rows: number, dim: number, maxRows: number, keyType: KeyType): AsyncGenerator<RowChunk> {
+  const keysFh = await open(keyFile, 'r');
+  const vectorsFh = await open(vectorFile, 'r');
+  try {
+    const keys = new BigInt64Array(Math.min(maxRows, rows));
+    const vectors = new Float32Array(keys.length * dim);
+    const halves = new Uint32Array(keys.buffer);
+    for (let start = 0; start < rows; start += keys.length) {
+      const n = Math.min(keys.length, rows - start);
+      await readExact(keysFh, new Uint8Array(keys.buffer, 0, n * 8), keyOffset + start * 8, keyFile);
+      await readExact(vectorsFh, new Uint8Array(vectors.buffer, 0, n * dim * 4), vectorOffset + start * dim * 4, vectorFile);
+      checkKeyRange(halves, n, keyType, keyFile, start, keyOffset, 8);
+      yield { keys: keys.subarray(0, n), vectors: vectors.subarray(0, n * dim) };
+    }
+  } finally {
+    await keysFh.close();
+    await vectorsFh.close();
+  }
+}
+
+export interface ExportReport {
+  folder: string;
+  rows: number;
+  bytes: number;
+  seconds: number;
+}
+
+/**
+ * Writes `table` as a HugeCTR folder (`key` int64 LE, `emb_vector` float32 rows) in ascending key
+ * order. Files are written under temporary names and renamed when complete.
+ */
+export async function exportHugeCtrFolder(store: LmdbStore, table: string, folder: string): Promise<ExportReport> {
+  const started = performance.now();
+  await mkdir(folder, { recursive: true });
+  const keyTmp = join(folder, `.key.partial-${process.pid}`);
+  const vectorTmp = join(folder, `.emb_vector.partial-${process.pid}`);
+  const keysFh = await open(keyTmp, 'w');
+  const vectorsFh = await open(vectorTmp, 'w');
+  let rows = 0;
+  let bytes = 0;
+  try {
+    for (const { keys, vectors } of store.scan(table)) {
+      await keysFh.write(new Uint8Array(keys.buffer, keys.byteOffset, keys.byteLength));
+      await vectorsFh.write(new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength));
+      rows += keys.length;
+      bytes += keys.byteLength + vectors.byteLength;
+    }
+    await keysFh.close();
+    await vectorsFh.close();
+    await rename(keyTmp, join(folder, 'key'));
+    await rename(vectorTmp, join(folder, 'emb_vector'));
+  } catch (e) {
+    await keysFh.close().catch(() => undefined);
+    await vectorsFh.close().catch(() => undefined);
+    await rm(keyTmp, { force: true });
+    await rm(vectorTmp, { force: true });
+    throw e;
+  }
+  return { folder, rows, bytes, seconds: (performance.now() - started) / 1000 };
+}
+
+export function fileSize(file: string): number {
+  try {
+    const st = statSync(file);
+    if (!st.isFile()) throw new HpsError('BAD_FILE', `${file}: not a regular file`);
+    return st.size;
+  } catch (e) {
+    if (e instanceof HpsError) throw e;
+    throw new HpsError('BAD_FILE', `${file}: cannot read: ${(e as Error).message}`, { cause: e });
+  }
+}

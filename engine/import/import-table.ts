@@ -1,0 +1,90 @@
+import { HpsError } from '../errors.js';
+import type { KeyType } from '../keys.js';
+import type { LmdbStore, TableMeta } from '../lmdb/lmdb-store.js';
+import { fingerprintFiles } from './fingerprint.js';
+import { progressBar } from './progress.js';
+import { removeAbandonedRuns, SortedRuns, sortChunk } from './sorted-runs.js';
+import { chunkRowsFor, type ImportSource } from './source.js';
+
+export interface ImportOptions {
+  keyType: KeyType;
+  /** Show a progress bar on stderr; defaults to whether stderr is a terminal. */
+  progress?: boolean;
+  /** Rows per write transaction; defaults to about 16 MiB of rows. */
+  chunkRows?: number;
+  /** Rows sorted in memory at a time (bounds memory); defaults to about 64 MiB of rows. */
+  runRows?: number;
+}
+
+export interface ImportReport {
+  model: string;
+  table: string;
+  source: string;
+  /** Rows read from the source (duplicates included). */
+  rows: number;
+  /** Distinct keys in the table afterwards. */
+  count: number;
+  /** Key and vector bytes read. */
+  bytes: number;
+  seconds: number;
+  keysPerSecond: number;
+}
+
+/**
+ * Imports `source` as table `table` of `store`, atomically: rows are sorted by key (sorted-runs.ts),
+ * appended to a staging database one transaction per chunk, and replace the table in one transaction
+ * at the end. On any error (or a killed process) the table stays as it was. Memory is bounded by one
+ * run plus one transaction's chunk.
+ */
+export async function importTable(store: LmdbStore, table: string, source: ImportSource, options: ImportOptions): Promise<{ report: ImportReport; meta: TableMeta }> {
+  const { dim } = source;
+  const existing = store.table(table);
+  if (existing && existing.dim !== dim) {
+    throw new HpsError('BAD_FILE', `${source.description}: rows of dim ${dim}, but table ${table} of model ${store.model} has dim ${existing.dim}`);
+  }
+  const started = performance.now();
+  const fingerprint = fingerprintFiles(source.files, dim);
+  removeAbandonedRuns(store.path);
+  const runRows = options.runRows ?? chunkRowsFor(dim, 64 << 20);
+  const txnRows = options.chunkRows ?? chunkRowsFor(dim, 16 << 20);
+  const staged = store.beginImport(table, { dim, keyType: options.keyType, fingerprint, source: source.description });
+  const runs = new SortedRuns(store.path, dim);
+  let bar = progressBar(`${store.model}/${table} read+sort`, source.totalRows, options.progress);
+  try {
+    let rows = 0;
+    const inMemory = source.totalRows !== null && source.totalRows <= runRows;
+    for await (const chunk of source.chunks(runRows, options.keyType)) {
+      rows += chunk.keys.length;
+      if (inMemory) {
+        sortChunk(chunk, dim);
+        for (let at = 0; at < chunk.keys.length; at += txnRows) {
+          const end = Math.min(at + txnRows, chunk.keys.length);
+          staged.write(chunk.keys.subarray(at, end), chunk.vectors.subarray(at * dim, end * dim));
+        }
+      } else {
+        await runs.add(chunk);
+      }
+      bar.update(rows);
+    }
+    bar.stop();
+    if (!inMemory) {
+      bar = progressBar(`${store.model}/${table} store`, rows, options.progress);
+      for await (const { keys, vectors } of runs.merge(txnRows)) {
+        staged.write(keys, vectors);
+        bar.update(staged.rows);
+      }
+    }
+    const meta = staged.commit();
+    const seconds = (performance.now() - started) / 1000;
+    return {
+      meta,
+      report: { model: store.model, table, source: source.description, rows, count: meta.count, bytes: rows * (8 + dim * 4), seconds, keysPerSecond: rows / seconds },
+    };
+  } catch (e) {
+    staged.abort();
+    throw e;
+  } finally {
+    bar.stop();
+    runs.remove();
+  }
+}

@@ -1,0 +1,28 @@
+import { openHugeCtrFolder } from './hugectr.js';
+import { openJsonl } from './jsonl.js';
+import { openNpyPair } from './npy.js';
+import type { ImportSource } from './source.js';
+
+export { importTable, type ImportOptions, type ImportReport } from './import-table.js';
+export { exportHugeCtrFolder, openHugeCtrFolder, type ExportReport } from './hugectr.js';
+export { openNpyPair, parseNpyHeader } from './npy.js';
+export { openJsonl } from './jsonl.js';
+export type { ImportSource, RowChunk } from './source.js';
+
+/** Where an import reads from. */
+export type ImportSpec =
+  | { format: 'hugectr'; folder: string }
+  | { format: 'npy'; keys: string; vectors: string }
+  | { format: 'jsonl'; file: string };
+
+/** Opens (and size-checks) the source described by `spec`; `dim`, when given, must match the files. */
+export async function openImportSource(spec: ImportSpec, dim?: number): Promise<ImportSource> {
+  switch (spec.format) {
+    case 'hugectr':
+      return openHugeCtrFolder(spec.folder, dim);
+    case 'npy':
+      return openNpyPair(spec.keys, spec.vectors, dim);
+    case 'jsonl':
+      return openJsonl(spec.file, dim);
+  }
+}

@@ -1,0 +1,21 @@
+// The public API of the package.
+export { ParameterServer, type OpenOptions, type ServerInfo, type TableInfo } from './parameter-server.js';
+export { HpsError, type HpsErrorCode } from './errors.js';
+export { normalizeKeys, type KeyInput, type KeyType } from './keys.js';
+export { loadConfig, resolveConfig } from './config/index.js';
+export type { HpsOptions, ModelOptions, TableOptions } from './config/options.js';
+export type { ResolvedConfig, ModelConfig, TableConfig } from './config/types.js';
+export { LmdbStore, type LmdbStoreOptions, type TableMeta } from './lmdb/lmdb-store.js';
+export {
+  importTable,
+  exportHugeCtrFolder,
+  openHugeCtrFolder,
+  openNpyPair,
+  openJsonl,
+  openImportSource,
+  type ImportSpec,
+  type ImportSource,
+  type ImportReport,
+  type ExportReport,
+} from './import/index.js';
+export { lookupRows, type LookupTier, type TableTiers, type LookupCounts } from './table-lookup.js';
