@@ -318,6 +318,8 @@ test('unknown keys at the top level, in a model and in volatile_db name their pa
     'volatile_db.overflow_margn: unknown key; did you mean "overflow_margin"?',
     'persistent_db.pth: unknown key; did you mean "path"?',
   ]);
+  const legacy = await badConfig(() => resolveConfig({ supportlonglong: false, db_type: 'hierarchy', redis_ip: 'h:7000', models: [model()] }));
+  includesAll(legacy, ['db_type: unknown key; a HugeCTR 3.1-3.3 key; HPS 3.4+ (and this reader) use volatile_db.type and persistent_db.type', 'redis_ip: unknown key; a HugeCTR 3.1-3.3 key']);
   const far = await badConfig(() => resolveConfig({ models: [model()], volatile_db: { zzzzzzzz: 1 } }));
   includesAll(far, ['volatile_db.zzzzzzzz: unknown key; expected one of: type, address,', 'overflow_policy']);
   const opt = await badConfig(() => resolveConfig({ models: [{ name: 'm', tables: [{ name: 't', dim: 4, dimension: 4 }] }], workerThread: 2 }));

@@ -29,18 +29,19 @@ export function show(value: unknown): string {
 /**
  * Turns zod issues into problems. Field schemas carry the expectation as their error message (see
  * fields.ts), so a line reads `path: expected <message>, got <value>`. Unknown keys get one line each,
- * with the closest known key when one is near.
+ * with `hints[path]` when given, else the closest known key when one is near, else the known keys.
  */
-export function fromZod(issues: readonly z.core.$ZodIssue[], schema: z.ZodType): Problem[] {
+export function fromZod(issues: readonly z.core.$ZodIssue[], schema: z.ZodType, hints: Readonly<Record<string, string>> = {}): Problem[] {
   const out: Problem[] = [];
   for (const issue of issues) {
     const path = issue.path.filter((p): p is PathPart => typeof p !== 'symbol');
     if (issue.code === 'unrecognized_keys') {
       const known = knownKeys(schema, path);
       for (const key of issue.keys) {
+        const at = keyPath([...path, key]);
         const near = closest(key, known);
-        const hint = near ? `did you mean "${near}"?` : `expected one of: ${known.join(', ')}`;
-        out.push({ path: keyPath([...path, key]), message: `unknown key; ${hint}` });
+        const hint = hints[at] ?? (near ? `did you mean "${near}"?` : `expected one of: ${known.join(', ')}`);
+        out.push({ path: at, message: `unknown key; ${hint}` });
       }
       continue;
     }

@@ -155,5 +155,15 @@ export const psJsonSchema = z.strictObject({
   worker_threads: nonNegInt().optional(),
 }, OBJECT);
 
+/** Top-level keys of HugeCTR 3.1-3.3 ps.json files, which HPS 3.4+ replaced: the unknown-key error says by what. */
+export const LEGACY_KEY_HINTS: Readonly<Record<string, string>> = {
+  db_type: 'a HugeCTR 3.1-3.3 key; HPS 3.4+ (and this reader) use volatile_db.type and persistent_db.type',
+  redis_ip: 'a HugeCTR 3.1-3.3 key; HPS 3.4+ (and this reader) use volatile_db.address with volatile_db.type "redis_cluster"',
+  rocksdb_path: 'a HugeCTR 3.1-3.3 key; HPS 3.4+ (and this reader) use persistent_db.path with persistent_db.type "rocks_db"',
+  cache_size_percentage_redis: 'a HugeCTR 3.1-3.3 key; HPS 3.4+ (and this reader) use volatile_db.initial_cache_rate',
+  cpu_memory_db: 'a HugeCTR 3.3 block; HPS 3.4+ (and this reader) use volatile_db (type "hash_map" or "parallel_hash_map")',
+  distributed_db: 'a HugeCTR 3.3 block; HPS 3.4+ (and this reader) use volatile_db (type "redis_cluster")',
+};
+
 export type PsJson = z.infer<typeof psJsonSchema>;
 export type PsJsonModel = z.infer<typeof modelSchema>;

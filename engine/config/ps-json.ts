@@ -8,7 +8,7 @@ import * as D from './defaults.js';
 import { tablesFromNetworkFile } from './network-file.js';
 import { fromZod, throwProblems, type Problem } from './problems.js';
 import {
-  canonical, OVERFLOW_POLICIES, PERSISTENT_TYPES, psJsonSchema, UPDATE_SOURCE_TYPES, VOLATILE_TYPES,
+  canonical, LEGACY_KEY_HINTS, OVERFLOW_POLICIES, PERSISTENT_TYPES, psJsonSchema, UPDATE_SOURCE_TYPES, VOLATILE_TYPES,
   type PsJson, type PsJsonModel,
 } from './ps-json-schema.js';
 import type {
@@ -33,7 +33,7 @@ export function resolvePsJson(given: unknown, baseDir: string, sourceFile: strin
   const problems: Problem[] = [];
   const raw = withNetworkTables(given, baseDir, problems);
   const parsed = psJsonSchema.safeParse(raw, { reportInput: true });
-  if (!parsed.success) problems.push(...fromZod(parsed.error.issues, psJsonSchema));
+  if (!parsed.success) problems.push(...fromZod(parsed.error.issues, psJsonSchema, LEGACY_KEY_HINTS));
   crossCheck(raw, problems);
   if (problems.length > 0 || !parsed.success) throwProblems(source, problems);
   return convert(parsed.data, baseDir, sourceFile);
