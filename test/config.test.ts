@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -297,6 +297,15 @@ test('a JSON file of typed options loads as options, paths relative to its folde
   assert.is(c.sourceFile, file);
   assert.is(c.models[0].tables[0].sparseFile, join(tmp, 'folder'));
   assert.is(c.persistentDb.path, join(tmp, 'db'));
+});
+
+test('the full ps.json example of docs/configuration.md loads, with nothing not-yet-supported', () => {
+  const doc = readFileSync(fileURLToPath(new URL('../../docs/configuration.md', import.meta.url)), 'utf8');
+  const block = /## A full ps\.json[\s\S]*?```json\n([\s\S]*?)```/.exec(doc);
+  assert.ok(block, 'docs/configuration.md has a "## A full ps.json" section with a json block');
+  const c = resolveConfig(JSON.parse(block[1]), '/models');
+  assert.equal(c.notYetSupported, []);
+  assert.equal([c.models[0].tables.length, c.volatileDb.type, c.persistentDb.type, c.updateSource?.type], [2, 'parallel_hash_map', 'lmdb', 'redis_stream']);
 });
 
 // --- bad input: each gives a BAD_CONFIG HpsError naming the key path, the value and what was expected.
