@@ -14,6 +14,8 @@ export interface ImportOptions {
   chunkRows?: number;
   /** Rows sorted in memory at a time (bounds memory); defaults to about 64 MiB of rows. */
   runRows?: number;
+  /** Called after each chunk: rows read and sorted so far (`sort`), or rows stored so far (`store`). */
+  onProgress?: (phase: 'sort' | 'store', rows: number) => void;
 }
 
 export interface ImportReport {
@@ -60,11 +62,13 @@ export async function importTable(store: LmdbStore, table: string, source: Impor
         for (let at = 0; at < chunk.keys.length; at += txnRows) {
           const end = Math.min(at + txnRows, chunk.keys.length);
           staged.write(chunk.keys.subarray(at, end), chunk.vectors.subarray(at * dim, end * dim));
+          options.onProgress?.('store', staged.rows);
         }
       } else {
         await runs.add(chunk);
       }
       bar.update(rows);
+      options.onProgress?.('sort', rows);
     }
     bar.stop();
     if (!inMemory) {
@@ -72,6 +76,7 @@ export async function importTable(store: LmdbStore, table: string, source: Impor
       for await (const { keys, vectors } of runs.merge(txnRows)) {
         staged.write(keys, vectors);
         bar.update(staged.rows);
+        options.onProgress?.('store', staged.rows);
       }
     }
     const meta = staged.commit();

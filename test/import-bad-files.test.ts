@@ -1,0 +1,123 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LmdbStore } from '../engine/lmdb/lmdb-store.js';
+import { HpsError } from '../engine/errors.js';
+import { importTable, openHugeCtrFolder, openJsonl, openNpyPair } from '../engine/import/index.js';
+import type { ImportSource } from '../engine/import/index.js';
+import { randomInt64Keys, randomVectors, tempDir } from './helpers/lmdb-random.js';
+import { writeHugeCtr, writeJsonl, writeNpy } from './helpers/import-files.js';
+
+const dir = tempDir('import-bad');
+const dim = 4;
+const store = LmdbStore.open(dir.path, 'm');
+const goodKeys = randomInt64Keys(500, 41);
+const goodVectors = randomVectors(500, dim, 42);
+test.after(async () => {
+  await store.close();
+  dir.remove();
+});
+
+test.before(async () => {
+  const folder = join(dir.path, 'good');
+  writeHugeCtr(folder, goodKeys, goodVectors);
+  await importTable(store, 't', openHugeCtrFolder(folder, dim), { keyType: 'int64', progress: false });
+});
+
+/** The table still holds exactly the good rows. */
+function assertUnchanged(): void {
+  assert.is(store.table('t')!.count, 500);
+  const out = new Float32Array(500 * dim);
+  assert.is(store.get('t', goodKeys, out).length, 0);
+  assert.equal(Array.from(out), Array.from(goodVectors));
+  assert.equal(store.tables().map((t) => t.name), ['t']);
+}
+
+async function rejects(open: () => ImportSource | Promise<ImportSource>, code: string, pattern: RegExp, keyType: 'int64' | 'uint32' = 'int64'): Promise<void> {
+  try {
+    await importTable(store, 't', await open(), { keyType, progress: false, runRows: 100, chunkRows: 50 });
+  } catch (e) {
+    assert.instance(e, HpsError);
+    assert.is((e as HpsError).code, code, (e as Error).message);
+    assert.match((e as Error).message, pattern);
+    assertUnchanged();
+    return;
+  }
+  assert.unreachable('expected an HpsError');
+}
+
+test('HugeCTR key file whose length is not a multiple of 8', async () => {
+  const folder = join(dir.path, 'odd-keys');
+  writeHugeCtr(folder, randomInt64Keys(10, 43), randomVectors(10, dim, 44));
+  truncateSync(join(folder, 'key'), 77);
+  await rejects(() => openHugeCtrFolder(folder, dim), 'BAD_FILE', new RegExp(`odd-keys/key: 77 bytes is not a whole number of int64 keys: expected 72 bytes, found 77 bytes`));
+});
+
+test('HugeCTR vector file that is not keys x dim x 4 bytes (truncated)', async () => {
+  const folder = join(dir.path, 'short-vectors');
+  writeHugeCtr(folder, randomInt64Keys(10, 45), randomVectors(10, dim, 46));
+  truncateSync(join(folder, 'emb_vector'), 150);
+  await rejects(() => openHugeCtrFolder(folder, dim), 'BAD_FILE', /short-vectors\/emb_vector: 10 keys x dim 4 x 4: expected 160 bytes, found 150 bytes/);
+  await rejects(() => openHugeCtrFolder(folder), 'BAD_FILE', /150 bytes is not 10 keys x dim x 4 bytes/);
+});
+
+test('a vector file of another dim than the table', async () => {
+  const folder = join(dir.path, 'dim8');
+  writeHugeCtr(folder, randomInt64Keys(10, 47), randomVectors(10, 8, 48));
+  await rejects(() => openHugeCtrFolder(folder), 'BAD_FILE', /dim 8, but table t of model m has dim 4/);
+});
+
+test('a key out of range for a uint32 table fails mid-import (after chunks were staged)', async () => {
+  const folder = join(dir.path, 'big-key');
+  const keys = BigInt64Array.from({ length: 300 }, (_, i) => BigInt(i));
+  keys[250] = 2n ** 40n;
+  writeHugeCtr(folder, keys, randomVectors(300, dim, 49));
+  await rejects(() => openHugeCtrFolder(folder, dim), 'BAD_KEY', /big-key\/key: key 250 \(byte offset 2000\) is 1099511627776: expected an integer in \[0, 4294967295\]/, 'uint32');
+});
+
+test('npy: bad magic, truncated data, Fortran order, wrong dtype, count mismatch', async () => {
+  const keys = randomInt64Keys(20, 50);
+  const vectors = randomVectors(20, dim, 51);
+  const kf = join(dir.path, 'k.npy');
+  const vf = join(dir.path, 'v.npy');
+  writeNpy(kf, '<i8', [20], keys);
+  writeFileSync(vf, 'not a numpy file at all');
+  await rejects(() => openNpyPair(kf, vf, dim), 'BAD_FILE', /v\.npy: not a \.npy file/);
+  writeNpy(vf, '<f4', [20, dim], vectors);
+  truncateSync(vf, 128 + 20 * dim * 4 - 8);
+  await rejects(() => openNpyPair(kf, vf, dim), 'BAD_FILE', /v\.npy: data after the header \(byte 128\) for 20 x 4 float32: expected 320 bytes, found 312 bytes/);
+  writeNpy(vf, '<f4', [20, dim], vectors, true);
+  await rejects(() => openNpyPair(kf, vf, dim), 'BAD_FILE', /Fortran order/);
+  writeNpy(vf, '<f8', [20, 2], vectors);
+  await rejects(() => openNpyPair(kf, vf, dim), 'BAD_FILE', /dtype '<f8': expected '<f4'/);
+  writeNpy(vf, '<f4', [19, dim], vectors.subarray(0, 19 * dim));
+  await rejects(() => openNpyPair(kf, vf, dim), 'BAD_FILE', /19 vectors for 20 keys/);
+  writeNpy(kf, '<i2', [20], new Int16Array(20));
+  await rejects(() => openNpyPair(kf, vf, dim), 'BAD_FILE', /key dtype '<i2'/);
+});
+
+test('JSONL errors name the line', async () => {
+  const file = join(dir.path, 'bad.jsonl');
+  const keys = randomInt64Keys(5, 52);
+  const vectors = randomVectors(5, dim, 53);
+  writeJsonl(file, keys, vectors, dim);
+  const good = (await import('node:fs')).readFileSync(file, 'utf8').split('\n');
+  const variants: [string, string, RegExp][] = [
+    ['{"key": 1, "vector": [1, 2', 'BAD_FILE', /bad\.jsonl:3: not valid JSON/],
+    ['{"key": 1.5, "vector": [1, 2, 3, 4]}', 'BAD_KEY', /bad\.jsonl:3: "key" 1\.5 is not valid/],
+    ['{"key": "99999999999999999999", "vector": [1, 2, 3, 4]}', 'BAD_KEY', /bad\.jsonl:3: "key" 99999999999999999999 is out of range/],
+    ['{"key": 3, "vector": [1, 2, 3]}', 'BAD_VECTOR', /bad\.jsonl:3: "vector" has 3 values, expected dim 4/],
+    ['{"key": 3, "vector": [1, 2, "x", 4]}', 'BAD_VECTOR', /bad\.jsonl:3: "vector"\[2\] is "x"/],
+  ];
+  for (const [line, code, pattern] of variants) {
+    writeFileSync(file, [good[0], good[1], line, good[3]].join('\n'));
+    await rejects(() => openJsonl(file, dim), code, pattern);
+  }
+});
+
+test('a missing source file', async () => {
+  await rejects(() => openHugeCtrFolder(join(dir.path, 'nowhere'), dim), 'BAD_FILE', /nowhere\/key: cannot read/);
+});
+
+test.run();
