@@ -1,0 +1,146 @@
+import type { TableTiers, WriteTier } from './tiers.js';
+import { emptyCounts, type TierCounts } from './counts.js';
+import { pickKeys, pickRows, placeRows, composePositions, fillRows } from './compact.js';
+
+/**
+ * Runs the lookup pipeline of DESIGN.md over unique keys, writing row i of `out` for keys[i]: L1, then
+ * L2 and L3 for what L1 missed, then the default vector; fetched rows go into L1 (synchronously when the
+ * batch's L1 hit rate is below the threshold, else deferred off the request path) and, with
+ * `cacheMissedEmbeddings`, L3 hits into L2. `defer` runs deferred work (by default on a later turn of the
+ * event loop, logging rather than throwing a failure, since no request is left to fail by then).
+ */
+export function serveUnique(
+  tiers: TableTiers,
+  keys: BigInt64Array,
+  out: Float32Array,
+  defer: (work: () => void) => void = deferLogged,
+): TierCounts {
+  const counts = emptyCounts();
+  counts.unique = keys.length;
+  if (keys.length === 0) return counts;
+  const epoch = Atomics.load(tiers.epoch, 0);
+  const cacheFound = (tier: WriteTier, k: BigInt64Array, rows: Float32Array, found: Uint32Array) =>
+    insertFound(tiers, epoch, tier, k, rows, found);
+  if (!tiers.l1) {
+    resolveBelowL1(tiers, keys, out, counts, cacheFound, defer);
+    return counts;
+  }
+
+  let t = process.hrtime.bigint();
+  const missed = tiers.l1.lookup(keys, out);
+  counts.l1Ns = Number(process.hrtime.bigint() - t);
+  counts.l1Hits = keys.length - missed.length;
+  if (missed.length === 0) return counts;
+
+  const hitRate = counts.l1Hits / keys.length;
+  const l1 = tiers.l1;
+  const missedKeys = pickKeys(keys, missed);
+  if (tiers.approximate && hitRate >= tiers.hitRateThreshold) {
+    // HPS's approximate mode: answer with defaults now, fetch and cache the misses afterwards.
+    fillRows(out, missed, tiers.dim, tiers.defaultValue);
+    counts.defaults = missed.length;
+    defer(() => {
+      const rows = new Float32Array(missed.length * tiers.dim);
+      const found = resolveBelowL1(tiers, missedKeys, rows, emptyCounts(), cacheFound, defer);
+      cacheFound(l1, missedKeys, rows, found);
+    });
+    return counts;
+  }
+
+  t = process.hrtime.bigint();
+  const rows = new Float32Array(missed.length * tiers.dim);
+  const found = resolveBelowL1(tiers, missedKeys, rows, counts, cacheFound, defer);
+  placeRows(rows, missed, out, tiers.dim);
+  if (hitRate < tiers.hitRateThreshold) cacheFound(l1, missedKeys, rows, found);
+  else defer(() => cacheFound(l1, missedKeys, rows, found));
+  return counts;
+}
+
+/**
+ * L2, then L3, then defaults, for keys not in L1. Returns the positions (into `keys`) that were found
+ * in some tier, so that only real rows are cached above.
+ */
+function resolveBelowL1(
+  tiers: TableTiers,
+  keys: BigInt64Array,
+  out: Float32Array,
+  counts: TierCounts,
+  cacheFound: (tier: WriteTier, keys: BigInt64Array, rows: Float32Array, found: Uint32Array) => void,
+  defer: (work: () => void) => void,
+): Uint32Array {
+  let missing: Uint32Array;
+  if (tiers.l2) {
+    const t = process.hrtime.bigint();
+    missing = tiers.l2.lookup(keys, out);
+    counts.l2Ns += Number(process.hrtime.bigint() - t);
+    counts.l2Hits += keys.length - missing.length;
+  } else {
+    missing = allPositions(keys.length);
+  }
+
+  if (missing.length > 0 && tiers.l3) {
+    const t = process.hrtime.bigint();
+    const l3Keys = pickKeys(keys, missing);
+    const l3Rows = new Float32Array(missing.length * tiers.dim);
+    const l3Missing = tiers.l3.lookup(l3Keys, l3Rows);
+    placeRows(l3Rows, missing, out, tiers.dim);
+    counts.l3Ns += Number(process.hrtime.bigint() - t);
+    counts.l3Hits += missing.length - l3Missing.length;
+    if (tiers.l2 && tiers.cacheMissedEmbeddings && l3Missing.length < missing.length) {
+      const l2 = tiers.l2;
+      defer(() => cacheFound(l2, l3Keys, l3Rows, complement(l3Missing, l3Keys.length)));
+    }
+    missing = composePositions(missing, l3Missing);
+  }
+
+  fillRows(out, missing, tiers.dim, tiers.defaultValue);
+  counts.defaults += missing.length;
+  return complement(missing, keys.length);
+}
+
+/**
+ * Caches the rows of `found` positions in `tier`, unless a write to the table overlapped the fetch that
+ * produced them (the epoch was odd or moved): then whatever was inserted is taken out again.
+ */
+function insertFound(
+  tiers: TableTiers, epoch: number, tier: WriteTier,
+  keys: BigInt64Array, rows: Float32Array, found: Uint32Array,
+): void {
+  if (found.length === 0 || (epoch & 1) === 1) return;
+  const k = found.length === keys.length ? keys : pickKeys(keys, found);
+  tier.insert(k, found.length === keys.length ? rows : pickRows(rows, found, tiers.dim));
+  if (Atomics.load(tiers.epoch, 0) !== epoch) tier.erase(k);
+}
+
+function deferLogged(work: () => void): void {
+  setImmediate(() => {
+    try {
+      work();
+    } catch (err) {
+      console.warn(`hps: a deferred cache insertion failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  });
+}
+
+function allPositions(n: number): Uint32Array {
+  const all = new Uint32Array(n);
+  for (let i = 0; i < n; i++) all[i] = i;
+  return all;
+}
+
+/** Positions in [0, n) not in the ascending list `missing`. */
+function complement(missing: Uint32Array, n: number): Uint32Array {
+  const found = new Uint32Array(n - missing.length);
+  let m = 0;
+  let f = 0;
+  for (let i = 0; i < n; i++) {
+    if (m < missing.length && missing[m] === i) m++;
+    else found[f++] = i;
+  }
+  return found;
+}
+
+/** The tiers as prefetch uses them: every fetched row is cached at once, in L1 and L2. */
+export function warmingTiers(tiers: TableTiers): TableTiers {
+  return { ...tiers, hitRateThreshold: Infinity, approximate: false, cacheMissedEmbeddings: tiers.l2 !== null };
+}

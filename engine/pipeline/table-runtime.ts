@@ -1,0 +1,218 @@
+import { HpsError } from '../errors.js';
+import type { EmbeddingCache } from '../cache/types.js';
+import type { LookupPool } from '../pool/lookup-pool.js';
+import { TableStats } from '../stats/table-stats.js';
+import { addCounts, emptyCounts, type TierCounts } from './counts.js';
+import { pickKeys, placeRows } from './compact.js';
+import type { PipelineKernels, Combiner } from './kernels-wasm.js';
+import { serveUnique, warmingTiers } from './serve.js';
+import { tiersOf, type TableParts, type TableSetup } from './table-setup.js';
+import type { TableTiers } from './tiers.js';
+
+export interface TableRuntimeOptions {
+  setup: TableSetup;
+  /** This thread's tier objects (the WASM L1 in `parts.l1`, or a CUDA L1 in `cudaL1`). */
+  parts: TableParts;
+  cudaL1: EmbeddingCache | null;
+  kernels: PipelineKernels;
+  /** The worker pool and this table's index in its setup, when a pool runs. */
+  pool: LookupPool | null;
+  poolIndex: number;
+  /** Requests with at least this many distinct keys are split across the pool's workers. */
+  splitMinKeys: number;
+}
+
+/**
+ * One table's request path on the calling thread: dedup, L1 (WASM inline or CUDA asynchronously),
+ * the lower tiers inline or in ranges on the worker pool, the scatter back to the caller's order, and
+ * the table's writes and stats.
+ */
+export class TableRuntime {
+  readonly setup: TableSetup;
+  readonly stats = new TableStats();
+  private readonly parts: TableParts;
+  private readonly tiers: TableTiers;
+  /** The same tiers without L1, for what a CUDA L1 missed. */
+  private readonly lowerTiers: TableTiers;
+  private readonly epoch: Int32Array;
+
+  constructor(private readonly o: TableRuntimeOptions) {
+    this.setup = o.setup;
+    this.parts = o.parts;
+    this.tiers = tiersOf(o.setup, o.parts);
+    this.lowerTiers = { ...this.tiers, l1: null };
+    this.epoch = this.tiers.epoch;
+  }
+
+  get dim(): number {
+    return this.setup.dim;
+  }
+
+  /** Fills `out` (keys.length x dim) with the rows of `keys` in order, repeats included. */
+  async lookup(keys: BigInt64Array, out: Float32Array): Promise<void> {
+    const t0 = process.hrtime.bigint();
+    const { unique, inverse } = this.o.kernels.dedup(keys);
+    const repeats = unique.length !== keys.length;
+    const rows = repeats ? new Float32Array(unique.length * this.dim) : out;
+    const counts = await this.serve(unique, rows, this.tiers);
+    if (repeats) this.o.kernels.scatter(rows, inverse, this.dim, out);
+    this.stats.record(keys.length, counts, Number(process.hrtime.bigint() - t0));
+  }
+
+  /**
+   * Pooled lookup: row r of `out` combines the vectors of keys offsets[r]..offsets[r+1] (CSR) with
+   * `combiner`, weighted by `weights` when given.
+   */
+  async lookupPooled(keys: BigInt64Array, offsets: Uint32Array, combiner: Combiner, weights: Float32Array | null, out: Float32Array): Promise<void> {
+    const t0 = process.hrtime.bigint();
+    const { unique, inverse } = this.o.kernels.dedup(keys);
+    const rows = new Float32Array(unique.length * this.dim);
+    const counts = await this.serve(unique, rows, this.tiers);
+    this.o.kernels.pool(rows, inverse, offsets, this.dim, combiner, weights, out);
+    this.stats.record(keys.length, counts, Number(process.hrtime.bigint() - t0));
+  }
+
+  /** Brings `keys` into L1 and L2 now (insertion synchronous), so later lookups of them hit. */
+  async prefetch(keys: BigInt64Array): Promise<void> {
+    const { unique } = this.o.kernels.dedup(keys);
+    await this.serve(unique, new Float32Array(unique.length * this.dim), warmingTiers(this.tiers), true);
+  }
+
+  /**
+   * Writes rows to every tier: L3 in one transaction first, then L2, then L1 rows updated in place.
+   * The write epoch is odd meanwhile, so lookups overlapping it do not cache what they fetched.
+   * Validation happens before anything changes; if a tier fails after L3 committed, the keys are taken
+   * out of the tiers above so that no stale row stays cached.
+   */
+  async update(keys: BigInt64Array, vectors: Float32Array): Promise<void> {
+    const store = this.parts.store;
+    await this.write(keys, () => {
+      if (store) store.put(this.setup.table, keys, vectors);
+      this.parts.l2?.insert(keys, vectors);
+    }, async () => {
+      if (this.parts.l1) this.parts.l1.updateSync(keys, vectors);
+      if (this.o.cudaL1) await this.o.cudaL1.update(keys, vectors);
+    });
+  }
+
+  /** Removes keys from every tier; later lookups of them return the default vector. */
+  async erase(keys: BigInt64Array): Promise<void> {
+    const store = this.parts.store;
+    await this.write(keys, () => {
+      if (store) store.erase(this.setup.table, keys);
+      this.parts.l2?.erase(keys);
+    }, async () => {
+      this.parts.l1?.eraseSync(keys);
+      if (this.o.cudaL1) await this.o.cudaL1.erase(keys);
+    });
+  }
+
+  /**
+   * One cache-refresh iteration: re-reads `fraction` of the keys in L1 (a stride that moves on with
+   * each call) from the lower tiers and rewrites them in L1; keys found nowhere any more are dropped.
+   */
+  async refreshStep(fraction: number, cursor: number): Promise<number> {
+    const l1 = this.o.cudaL1 ?? this.parts.l1;
+    if (!l1) return 0;
+    const all = this.parts.l1 ? this.parts.l1.dumpSync() : await l1.dump();
+    if (all.length === 0) return 0;
+    const count = Math.max(1, Math.ceil(all.length * fraction));
+    const start = cursor % all.length;
+    const positions = new Uint32Array(Math.min(count, all.length));
+    for (let i = 0; i < positions.length; i++) positions[i] = (start + i) % all.length;
+    const keys = pickKeys(all, positions);
+    const epoch = Atomics.load(this.epoch, 0);
+    const rows = new Float32Array(keys.length * this.dim);
+    serveUnique({ ...this.lowerTiers, cacheMissedEmbeddings: false }, keys, rows, () => {});
+    // A write during the re-read may have made these rows stale: leave L1 to the writer then.
+    if ((epoch & 1) === 1 || Atomics.load(this.epoch, 0) !== epoch) return start;
+    await l1.update(keys, rows);
+    return start + positions.length;
+  }
+
+  async close(): Promise<void> {
+    await this.o.cudaL1?.close();
+    await this.parts.l1?.close();
+    this.parts.l2?.close();
+  }
+
+  private async write(keys: BigInt64Array, lower: () => void, caches: () => Promise<void>): Promise<void> {
+    Atomics.add(this.epoch, 0, 1);
+    try {
+      lower();
+      await caches();
+    } catch (err) {
+      // L3 is the truth: whatever happened above it, drop the keys from the caches so none is stale.
+      try {
+        this.parts.l1?.eraseSync(keys);
+        if (this.o.cudaL1) await this.o.cudaL1.erase(keys);
+        if (this.parts.store) this.parts.l2?.erase(keys);
+      } catch { /* the original error is the one to report */ }
+      throw err;
+    } finally {
+      Atomics.add(this.epoch, 0, 1);
+    }
+  }
+
+  /** Serves distinct keys into `rows` through `tiers`, with the CUDA L1 first when there is one. */
+  private async serve(unique: BigInt64Array, rows: Float32Array, tiers: TableTiers, syncInsert = false): Promise<TierCounts> {
+    const cuda = this.o.cudaL1;
+    if (!cuda) return this.serveLower(unique, rows, tiers, syncInsert);
+    const counts = emptyCounts();
+    counts.unique = unique.length;
+    const t = process.hrtime.bigint();
+    const missed = await cuda.query(unique, rows);
+    counts.l1Ns = Number(process.hrtime.bigint() - t);
+    counts.l1Hits = unique.length - missed.length;
+    if (missed.length === 0) return counts;
+    const missedKeys = pickKeys(unique, missed);
+    const missedRows = new Float32Array(missed.length * this.dim);
+    const epoch = Atomics.load(this.epoch, 0);
+    const lower = await this.serveLower(missedKeys, missedRows, { ...tiers, l1: null }, syncInsert);
+    lower.unique = 0;
+    addCounts(counts, lower);
+    placeRows(missedRows, missed, rows, this.dim);
+    const insert = async () => {
+      if ((epoch & 1) === 1) return;
+      await cuda.insert(missedKeys, missedRows);
+      if (Atomics.load(this.epoch, 0) !== epoch) await cuda.erase(missedKeys);
+    };
+    const hitRate = counts.l1Hits / unique.length;
+    if (syncInsert || hitRate < tiers.hitRateThreshold) await insert();
+    else insert().catch((err) => console.warn(`hps: a deferred GPU cache insertion failed: ${(err as Error).message}`));
+    return counts;
+  }
+
+  /** The synchronous pipeline, inline for small requests, split across the workers for large ones. */
+  private async serveLower(unique: BigInt64Array, rows: Float32Array, tiers: TableTiers, warm: boolean): Promise<TierCounts> {
+    const pool = this.o.pool;
+    if (pool === null || unique.length < this.o.splitMinKeys) return serveUnique(tiers, unique, rows);
+    const keysShared = new SharedArrayBuffer(unique.byteLength);
+    new BigInt64Array(keysShared).set(unique);
+    const rowsShared = new SharedArrayBuffer(rows.byteLength);
+    const ranges = Math.min(pool.threads, Math.ceil(unique.length / (this.o.splitMinKeys / 2)));
+    const step = Math.ceil(unique.length / ranges);
+    const results = await Promise.all(Array.from({ length: ranges }, (_, r) => pool.run({
+      table: this.o.poolIndex,
+      keys: keysShared,
+      out: rowsShared,
+      offset: r * step,
+      count: Math.min(step, unique.length - r * step),
+      warm,
+    })));
+    rows.set(new Float32Array(rowsShared));
+    const counts = emptyCounts();
+    for (const r of results) addCounts(counts, r.counts);
+    return counts;
+  }
+}
+
+
+export function checkVectorsFor(setup: TableSetup, keys: BigInt64Array, vectors: Float32Array, where: string): void {
+  if (!(vectors instanceof Float32Array)) {
+    throw new HpsError('BAD_VECTOR', `${where}: vectors must be a Float32Array of keys x dim (${keys.length} x ${setup.dim}), got ${vectors === null ? 'null' : typeof vectors}`);
+  }
+  if (vectors.length !== keys.length * setup.dim) {
+    throw new HpsError('BAD_VECTOR', `${where}: model ${setup.model} table ${setup.table}: vectors hold ${vectors.length} floats, expected ${keys.length} keys x dim ${setup.dim} = ${keys.length * setup.dim}`);
+  }
+}

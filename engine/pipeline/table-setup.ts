@@ -1,0 +1,75 @@
+import { WasmEmbeddingCache, type WasmCacheHandle } from '../cache/wasm-cache.js';
+import { HostArena, type HostArenaHandle } from '../host/host-arena.js';
+import { LmdbStore } from '../lmdb/lmdb-store.js';
+import type { TableTiers, WriteTier } from './tiers.js';
+
+/**
+ * Everything a thread needs to serve one table: structured-cloneable, so it travels to lookup workers
+ * in workerData. Shared memories (L1, L2, the write epoch) are shared, not copied; L3 is reopened
+ * read-only in each worker.
+ */
+export interface TableSetup {
+  model: string;
+  table: string;
+  dim: number;
+  defaultValue: number;
+  hitRateThreshold: number;
+  approximate: boolean;
+  cacheMissedEmbeddings: boolean;
+  /** The WASM L1 cache, when L1 is on the CPU (a CUDA L1 is queried by the calling thread only). */
+  l1: WasmCacheHandle | null;
+  l2: HostArenaHandle | null;
+  /** The LMDB root folder (the model's environment is `<root>/<model>`), when L3 is enabled. */
+  l3Root: string | null;
+  /** Int32 element 0: the table's write epoch (see TableTiers.epoch). */
+  epoch: SharedArrayBuffer;
+}
+
+/** The tier objects a thread has for one table. */
+export interface TableParts {
+  l1: WasmEmbeddingCache | null;
+  l2: HostArena | null;
+  store: LmdbStore | null;
+}
+
+/** The pipeline's view of a table's tiers, over tier objects this thread holds. */
+export function tiersOf(setup: TableSetup, parts: TableParts): TableTiers {
+  const { l1, l2, store } = parts;
+  return {
+    dim: setup.dim,
+    defaultValue: setup.defaultValue,
+    l1: l1 ? cacheTier(l1) : null,
+    l2,
+    l3: store ? { lookup: (keys, out) => store.get(setup.table, keys, out) } : null,
+    hitRateThreshold: setup.hitRateThreshold,
+    approximate: setup.approximate,
+    cacheMissedEmbeddings: setup.cacheMissedEmbeddings,
+    epoch: new Int32Array(setup.epoch),
+  };
+}
+
+/**
+ * Attaches to a table's shared tiers from another thread; `stores` caches the read-only LMDB
+ * environments so tables of one model share one.
+ */
+export function attachTable(setup: TableSetup, stores: Map<string, LmdbStore>): TableTiers {
+  let store: LmdbStore | null = null;
+  if (setup.l3Root !== null) {
+    const id = `${setup.l3Root}\0${setup.model}`;
+    store = stores.get(id) ?? LmdbStore.open(setup.l3Root, setup.model, { readOnly: true });
+    stores.set(id, store);
+  }
+  return tiersOf(setup, {
+    l1: setup.l1 ? WasmEmbeddingCache.attach(setup.l1) : null,
+    l2: setup.l2 ? HostArena.attach(setup.l2) : null,
+    store,
+  });
+}
+
+function cacheTier(cache: WasmEmbeddingCache): WriteTier {
+  return {
+    lookup: (keys, out) => cache.querySync(keys, out),
+    insert: (keys, vectors) => cache.insertSync(keys, vectors),
+    erase: (keys) => cache.eraseSync(keys),
+  };
+}

@@ -1,0 +1,37 @@
+/**
+ * The tiers of one table as the synchronous pipeline sees them, in whichever thread serves a range.
+ * Each is a thin view of the real tier (WasmEmbeddingCache, HostArena, LmdbStore) so the pipeline does
+ * not depend on how they are built or attached.
+ */
+export interface ReadTier {
+  /** Writes row i of `out` for each found keys[i]; returns the ascending positions not found. */
+  lookup(keys: BigInt64Array, out: Float32Array): Uint32Array;
+}
+
+export interface WriteTier extends ReadTier {
+  /** Inserts or replaces rows (evicting by the tier's policy). */
+  insert(keys: BigInt64Array, vectors: Float32Array): void;
+  /** Removes keys; returns how many were present. */
+  erase(keys: BigInt64Array): number;
+}
+
+export interface TableTiers {
+  dim: number;
+  defaultValue: number;
+  l1: WriteTier | null;
+  l2: WriteTier | null;
+  l3: ReadTier | null;
+  /** `hit_rate_threshold`: below it, L1 insertion of fetched rows is synchronous; at or above, deferred. */
+  hitRateThreshold: number;
+  /** HPS's approximate mode: at or above the threshold, L1 misses get the default vector at once. */
+  approximate: boolean;
+  /** Insert L3 hits into L2 (`cache_missed_embeddings`). */
+  cacheMissedEmbeddings: boolean;
+  /**
+   * The table's write epoch (element 0), shared by every thread: writers make it odd while they change
+   * the tiers and even again when done. Rows fetched from below are cached only if no write overlapped
+   * the fetch; otherwise what was just cached is taken out again, so that a stale row read before an
+   * update can never outlive it in a cache.
+   */
+  epoch: Int32Array;
+}

@@ -1,0 +1,28 @@
+import type { TierCounts } from '../pipeline/counts.js';
+import type { TableSetup } from '../pipeline/table-setup.js';
+
+/**
+ * Messages between the calling thread and lookup workers. Everything here is structured-cloneable:
+ * shared memories and SharedArrayBuffers are shared, not copied.
+ */
+export interface WorkerSetup {
+  /** One entry per served table, indexed by `RangeTask.table`. */
+  tables: TableSetup[];
+}
+
+/** Serve unique keys [offset, offset + count) of `keys` into the same rows of `out`. */
+export interface RangeTask {
+  table: number;
+  /** BigInt64Array elements of the request's unique keys. */
+  keys: SharedArrayBuffer;
+  /** Float32 rows, unique-keys x dim. */
+  out: SharedArrayBuffer;
+  offset: number;
+  count: number;
+  /** A prefetch: cache every fetched row at once (see warmingTiers). */
+  warm: boolean;
+}
+
+export interface RangeResult {
+  counts: TierCounts;
+}
