@@ -1,0 +1,121 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { Command, InvalidArgumentError } from 'commander';
+import { HpsError, ParameterServer, type ImportSpec } from '../engine/index.js';
+import { runDemo } from './demo.js';
+
+const program = new Command('hps')
+  .description('Hierarchical parameter server for Node.js: batched embedding lookups from tiered storage')
+  .showHelpAfterError();
+
+program
+  .command('demo')
+  .description('generate a synthetic HugeCTR model, import it into LMDB, run Zipf(1.05) lookups, check them')
+  .option('--keys <n>', 'keys in the generated table', int, 2 ** 22)
+  .option('--dim <n>', 'vector dimension', int, 64)
+  .option('--dir <path>', 'folder for the model, ps.json and store (kept); default: a temp folder, removed after')
+  .option('--seconds <s>', 'how long to run lookups', Number, 3)
+  .option('--batch <n>', 'keys per lookup', int, 16384)
+  .option('--seed <n>', 'random seed', int, 1)
+  .action(async (o) => runDemo(o, (line) => console.log(line)));
+
+withTable(program.command('import'))
+  .description('import a table from a HugeCTR folder, a pair of .npy files or a JSONL file (atomic)')
+  .option('--hugectr <folder>', 'HugeCTR sparse model folder (key + emb_vector)')
+  .option('--npy <files...>', 'keys.npy and vectors.npy')
+  .option('--jsonl <file>', 'JSON Lines: {"key": 1, "vector": [...]} per line')
+  .action(async (o) => {
+    const spec = importSpec(o);
+    await withServer(o.config, async (ps) => {
+      const r = await ps.importTable(o.model, tableArg(o.table), spec);
+      console.log(`imported ${r.rows} keys (${r.count} distinct) into ${r.model}/${r.table} in ${r.seconds.toFixed(2)} s: ${Math.round(r.keysPerSecond).toLocaleString('en-US')} keys/s, ${(r.bytes / 2 ** 20 / r.seconds).toFixed(0)} MiB/s`);
+    });
+  });
+
+withTable(program.command('export'))
+  .description('write a table as a HugeCTR sparse model folder (key + emb_vector)')
+  .requiredOption('-o, --out <folder>', 'output folder')
+  .action(async (o) => {
+    await withServer(o.config, async (ps) => {
+      const r = await ps.exportTable(o.model, tableArg(o.table), o.out);
+      console.log(`exported ${r.rows} keys to ${r.folder} in ${r.seconds.toFixed(2)} s`);
+    });
+  });
+
+withTable(program.command('lookup'))
+  .description('look up keys and print their vectors, one line per key')
+  .argument('[keys...]', 'keys (decimal integers)')
+  .option('--keys-file <file>', 'read keys from a file (separated by spaces, commas or newlines)')
+  .action(async (keyArgs: string[], o) => {
+    const texts = [...keyArgs, ...(o.keysFile ? readFileSync(o.keysFile, 'utf8').split(/[\s,]+/).filter(Boolean) : [])];
+    if (texts.length === 0) throw new HpsError('BAD_KEY', 'lookup: no keys given (as arguments or with --keys-file)');
+    const keys = parseKeys(texts, o.keysFile);
+    await withServer(o.config, async (ps) => {
+      const out = await ps.lookup(o.model, tableArg(o.table), keys);
+      const dim = out.length / keys.length;
+      const lines = texts.map((k, i) => `${k}: ${Array.from(out.subarray(i * dim, (i + 1) * dim)).join(' ')}`);
+      console.log(lines.join('\n'));
+    });
+  });
+
+program
+  .command('info')
+  .description('print the models, tables and tiers of a configuration as JSON')
+  .requiredOption('-c, --config <ps.json>', 'HPS ps.json or a JSON file of typed options')
+  .action(async (o) => withServer(o.config, async (ps) => console.log(JSON.stringify(ps.info(), null, 2))));
+
+function withTable(cmd: Command): Command {
+  return cmd
+    .requiredOption('-c, --config <ps.json>', 'HPS ps.json or a JSON file of typed options')
+    .requiredOption('-m, --model <name>', 'model name')
+    .requiredOption('-t, --table <name|index>', 'table name or index');
+}
+
+async function withServer(config: string, run: (ps: ParameterServer) => Promise<void>): Promise<void> {
+  const ps = await ParameterServer.open(config);
+  try {
+    await run(ps);
+  } finally {
+    await ps.close();
+  }
+}
+
+function importSpec(o: { hugectr?: string; npy?: string[]; jsonl?: string }): ImportSpec {
+  const given = [o.hugectr && 'hugectr', o.npy && 'npy', o.jsonl && 'jsonl'].filter(Boolean);
+  if (given.length !== 1) throw new HpsError('BAD_FILE', `import: give exactly one of --hugectr, --npy, --jsonl (got ${given.length ? given.join(', ') : 'none'})`);
+  if (o.hugectr) return { format: 'hugectr', folder: o.hugectr };
+  if (o.npy) {
+    if (o.npy.length !== 2) throw new HpsError('BAD_FILE', `import --npy: expected two files (keys.npy vectors.npy), got ${o.npy.length}`);
+    return { format: 'npy', keys: o.npy[0], vectors: o.npy[1] };
+  }
+  return { format: 'jsonl', file: o.jsonl! };
+}
+
+function parseKeys(texts: string[], file: string | undefined): BigInt64Array {
+  const keys = new BigInt64Array(texts.length);
+  texts.forEach((t, i) => {
+    if (!/^-?\d+$/.test(t)) throw new HpsError('BAD_KEY', `lookup: key ${i} ${JSON.stringify(t)}${file ? ` (arguments then ${file})` : ''} is not a decimal integer`);
+    const v = BigInt(t);
+    if (v < -(2n ** 63n) || v >= 2n ** 64n) throw new HpsError('BAD_KEY', `lookup: key ${i} ${t} is out of the 64-bit range`);
+    keys[i] = BigInt.asIntN(64, v);
+    if (v >= 2n ** 63n) throw new HpsError('BAD_KEY', `lookup: key ${i} ${t}: expected a key below 2^63`);
+  });
+  return keys;
+}
+
+function tableArg(table: string): string | number {
+  return /^\d+$/.test(table) ? Number(table) : table;
+}
+
+function int(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError(`expected a positive integer, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+try {
+  await program.parseAsync();
+} catch (e) {
+  console.error(`hps: ${e instanceof Error ? e.message : String(e)}`);
+  process.exitCode = 1;
+}
