@@ -1,0 +1,115 @@
+import type { ModelConfig, ResolvedConfig, TableConfig } from './config/types.js';
+import { createL1Cache } from './cache/select.js';
+import type { EmbeddingCache } from './cache/types.js';
+import { WasmEmbeddingCache } from './cache/wasm-cache.js';
+import { HostArena } from './host/host-arena.js';
+import type { ImportSource } from './import/source.js';
+import type { LmdbStore } from './lmdb/lmdb-store.js';
+import type { TableParts, TableSetup } from './pipeline/table-setup.js';
+
+/** A table's tiers as built on the calling thread at open, before the runtime and pool exist. */
+export interface BuiltTable {
+  setup: TableSetup;
+  parts: TableParts;
+  cudaL1: EmbeddingCache | null;
+  /** Keys loaded into L2 and L1 at open. */
+  warmed: { l2: number; l1: number };
+}
+
+/** The smallest L1 worth having: a few sets of the WASM cache. */
+const MIN_L1_ROWS = 64;
+
+/**
+ * Builds one table's tiers: L3 (the model's LMDB store, or none), L2 (a HostArena when volatile_db is
+ * a hash map), L1 (CUDA or WASM by `l1_backend`, `gpucacheper` of the table's rows), then warms L2
+ * with `initial_cache_rate` of the rows and L1 with as many as it holds. With no persistent tier, the
+ * rows come from the table's sparse file straight into L2, as HPS did.
+ */
+export async function buildTable(
+  config: ResolvedConfig, model: ModelConfig, table: TableConfig,
+  store: LmdbStore | null, sparse: ImportSource | null, warn: (line: string) => void,
+): Promise<BuiltTable> {
+  const rows = store?.table(table.name)?.count ?? sparse?.totalRows ?? 0;
+  const v = config.volatileDb;
+  let l2: HostArena | null = null;
+  if (v.type === 'hash_map' || v.type === 'parallel_hash_map') {
+    l2 = HostArena.create({
+      dim: table.dim,
+      numPartitions: v.numPartitions,
+      allocationRate: v.allocationRate,
+      overflowMargin: v.overflowMargin,
+      overflowPolicy: v.overflowPolicy,
+      overflowResolutionTarget: v.overflowResolutionTarget,
+      expectedKeys: Math.ceil(rows * (store ? v.initialCacheRate : 1)),
+    });
+  } else if (v.type === 'redis_cluster') {
+    warn(`hps: model ${model.name} table ${table.name}: volatile_db type redis_cluster is not served yet; the table has no L2 tier`);
+  }
+
+  let wasmL1: WasmEmbeddingCache | null = null;
+  let cudaL1: EmbeddingCache | null = null;
+  if (model.l1Enabled && rows > 0) {
+    const cache = createL1Cache({
+      dim: table.dim,
+      capacity: Math.max(MIN_L1_ROWS, Math.ceil(rows * model.l1CacheFraction)),
+      policy: model.l1Policy,
+      backend: model.l1Backend,
+      devices: model.deployedDevices,
+      deviceMode: model.deviceMode,
+      log: (line) => warn(`${line} (model ${model.name} table ${table.name})`),
+    });
+    if (cache instanceof WasmEmbeddingCache) wasmL1 = cache;
+    else cudaL1 = cache;
+  }
+
+  const warmed = await warmUp(table, store, sparse, l2, wasmL1 ?? cudaL1, store ? v.initialCacheRate : 1);
+  return {
+    setup: {
+      model: model.name,
+      table: table.name,
+      dim: table.dim,
+      defaultValue: table.defaultValue,
+      hitRateThreshold: model.hitRateThreshold,
+      approximate: model.approximateOnHighHitRate,
+      cacheMissedEmbeddings: v.cacheMissedEmbeddings,
+      l1: wasmL1 ? wasmL1.handle() : null,
+      l2: l2 ? l2.handle() : null,
+      l3Root: store ? config.persistentDb.path : null,
+      epoch: new SharedArrayBuffer(4),
+    },
+    parts: { l1: wasmL1, l2, store },
+    cudaL1,
+    warmed,
+  };
+}
+
+/** Loads the first `rate` of the table's rows into L2 and the first rows L1 can hold into L1. */
+async function warmUp(
+  table: TableConfig, store: LmdbStore | null, sparse: ImportSource | null,
+  l2: HostArena | null, l1: EmbeddingCache | null, rate: number,
+): Promise<{ l2: number; l1: number }> {
+  const total = store?.table(table.name)?.count ?? sparse?.totalRows ?? 0;
+  const l2Target = l2 ? Math.floor(total * rate) : 0;
+  const l1Target = l1 ? Math.min(l1.capacity, total) : 0;
+  const warmed = { l2: 0, l1: 0 };
+  if (l2Target === 0 && l1Target === 0) return warmed;
+  const chunks = store ? syncToAsync(store.scan(table.name)) : sparse!.chunks(65536, table.keyType);
+  for await (const { keys, vectors } of chunks) {
+    if (warmed.l2 >= l2Target && warmed.l1 >= l1Target) break;
+    if (warmed.l2 < l2Target) {
+      const n = Math.min(keys.length, l2Target - warmed.l2);
+      l2!.insert(keys.subarray(0, n), vectors.subarray(0, n * table.dim));
+      warmed.l2 += n;
+    }
+    if (warmed.l1 < l1Target) {
+      const n = Math.min(keys.length, l1Target - warmed.l1);
+      await l1!.insert(keys.subarray(0, n), vectors.subarray(0, n * table.dim));
+      warmed.l1 += n;
+    }
+  }
+  return warmed;
+}
+
+async function* syncToAsync<T>(items: Iterable<T>): AsyncGenerator<T> {
+  yield* items;
+}
