@@ -52,6 +52,7 @@ for (const suite of selected) {
   printSuite(result);
   console.log(`(${((Date.now() - t0) / 1000).toFixed(1)} s) -> ${writeResult(outDir, result)}`);
 }
+await ctx.close();
 if (opts.docs && scale === 'full') {
   const written = writeDocs(root, join(root, 'bench/results'));
   console.log(`\ndocs: ${written.join(', ')}`);

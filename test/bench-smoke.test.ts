@@ -55,7 +55,8 @@ test('each workload reports the figures and ratios BENCH.md names', () => {
     assert.ok(ratios('peers').includes(`host vs lmdb-js per key (${stream})`));
     if (redisInstalled()) assert.ok(ratios('peers').includes(`host vs Redis MGET (${stream})`));
   }
-  assert.ok(ratios('latency').includes('host inline p99 batch 256 / 50 us'));
+  // The 50 us bound is checked on the ParameterServer once it serves from L1/L2, on the arena until then.
+  assert.ok(ratios('latency').some((r) => /^(host inline|server) p99 batch 256 \/ 50 us$/.test(r)), ratios('latency').join());
   assert.equal(ratios('memory'), ['host tier bytes / raw', 'RSS growth / raw']);
   assert.equal(ratios('import'), ['import vs cp']);
   for (const r of results.values()) for (const s of r.skipped) assert.ok(s.why.length > 10, `${r.suite}: ${s.what} says why`);

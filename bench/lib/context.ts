@@ -32,6 +32,17 @@ export class RunContext {
     return this.resources.get(name) as Promise<T>;
   }
 
+  private readonly closers: (() => Promise<void> | void)[] = [];
+
+  /** Registers cleanup for a shared resource; the runner calls close() after the last suite. */
+  onClose(fn: () => Promise<void> | void): void {
+    this.closers.push(fn);
+  }
+
+  async close(): Promise<void> {
+    for (const fn of this.closers.splice(0).reverse()) await fn();
+  }
+
   record(suite: string, figure: Figure): void {
     this.figures.set(`${suite}/${figure.name}`, figure);
   }
