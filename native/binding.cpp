@@ -214,8 +214,12 @@ void Cache::settle(Napi::Env env, Pending* p) {
 
 class CloseWorker : public Napi::AsyncWorker {
  public:
-  CloseWorker(Napi::Env env, Cache* cache, std::unique_ptr<Engine> engine)
-      : Napi::AsyncWorker(env), cache_(cache), engine_(std::move(engine)), deferred_(Napi::Promise::Deferred::New(env)) {}
+  CloseWorker(Napi::Env env, Cache* cache, Napi::Object self, std::unique_ptr<Engine> engine)
+      : Napi::AsyncWorker(env),
+        cache_(cache),
+        self_(Napi::Persistent(self)),
+        engine_(std::move(engine)),
+        deferred_(Napi::Promise::Deferred::New(env)) {}
   Napi::Promise promise() { return deferred_.Promise(); }
   void Execute() override { engine_->close(); }
   void OnOK() override {
@@ -227,6 +231,7 @@ class CloseWorker : public Napi::AsyncWorker {
 
  private:
   Cache* cache_;
+  Napi::ObjectReference self_;  // keeps the cache object alive until closed
   std::unique_ptr<Engine> engine_;
   Napi::Promise::Deferred deferred_;
 };
@@ -239,9 +244,8 @@ Napi::Value Cache::Close(const Napi::CallbackInfo& info) {
     return d.Promise();
   }
   // Requests already queued still finish and settle (their callbacks are queued before the release).
-  auto* worker = new CloseWorker(env, this, std::move(engine_));
+  auto* worker = new CloseWorker(env, this, info.This().As<Napi::Object>(), std::move(engine_));
   Napi::Promise promise = worker->promise();
-  worker->Receiver().Set("cache", info.This());  // keeps this object alive until closed
   worker->Queue();
   return promise;
 }

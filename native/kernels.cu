@@ -101,7 +101,7 @@ __device__ __forceinline__ bool skipShard(uint64_t h, ShardFilter f) {
 }
 
 template <int T>
-__global__ void queryKernel(TableView t, const int64_t* __restrict__ keys, uint32_t n, float* out,
+__global__ void __launch_bounds__(kBlock, 8) queryKernel(TableView t, const int64_t* __restrict__ keys, uint32_t n, float* out,
                             const uint32_t* __restrict__ positions, uint8_t* __restrict__ miss,
                             const int* __restrict__ leader, ShardFilter filter, uint32_t now) {
   Tile<T> tile;
