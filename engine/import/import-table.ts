@@ -3,7 +3,7 @@ import type { KeyType } from '../keys.js';
 import type { LmdbStore, TableMeta } from '../lmdb/lmdb-store.js';
 import { fingerprintFiles } from './fingerprint.js';
 import { progressBar } from './progress.js';
-import { removeAbandonedRuns, SortedRuns, sortChunk } from './sorted-runs.js';
+import { ChunkSorter, removeAbandonedRuns, SortedRuns } from './sorted-runs.js';
 import { chunkRowsFor, type ImportSource } from './source.js';
 
 export interface ImportOptions {
@@ -58,10 +58,10 @@ export async function importTable(store: LmdbStore, table: string, source: Impor
     for await (const chunk of source.chunks(runRows, options.keyType)) {
       rows += chunk.keys.length;
       if (inMemory) {
-        sortChunk(chunk, dim);
-        for (let at = 0; at < chunk.keys.length; at += txnRows) {
-          const end = Math.min(at + txnRows, chunk.keys.length);
-          staged.write(chunk.keys.subarray(at, end), chunk.vectors.subarray(at * dim, end * dim));
+        const sorted = new ChunkSorter().sort(chunk, dim);
+        for (let at = 0; at < sorted.keys.length; at += txnRows) {
+          const end = Math.min(at + txnRows, sorted.keys.length);
+          staged.write(sorted.keys.subarray(at, end), sorted.vectors.subarray(at * dim, end * dim));
           options.onProgress?.('store', staged.rows);
         }
       } else {
