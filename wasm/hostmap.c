@@ -327,12 +327,38 @@ EMSCRIPTEN_KEEPALIVE uint32_t hm_scratch(hm_header *h, uint32_t slot, uint32_t b
   return off;
 }
 
+// First pass of a lookup over keys[b0..b1): walks each probe sequence to the first slot whose tag matches
+// and loads every cache line of that record; tmp[i] gets that slot's position, or HM_ABSENT when an
+// empty slot came first. The loads for one key do not wait for those of the previous one, so many cache
+// misses are in flight at once (wasm has no prefetch instruction); the probe in hm_gather then starts
+// at tmp[i] and finds its lines in cache.
+#define HM_ABSENT 0xffffffffu
+static void hm_prefetch(const hm_header *h, const hm_index *ix, const int64_t *keys, uint32_t b0, uint32_t b1, uint32_t *tmp) {
+  const volatile uint32_t *slots = SLOTS(ix);
+  const uint32_t tb = h->tag_bits, mask = (1u << tb) - 1u, stride = h->stride, cap = ix->cap;
+  for (uint32_t i = b0; i < b1; i++) {
+    const uint64_t hash = hm_mix(keys[i]);
+    const uint32_t tag = hm_tag(h, hash);
+    uint32_t pos = hm_start(ix, hash), s;
+    while ((s = slots[pos]) != 0 && ((s & mask) != tag || !(s >> tb))) pos = pos + 1 == cap ? 0 : pos + 1;
+    if (!s) { tmp[i] = HM_ABSENT; continue; }
+    tmp[i] = pos;
+    const uint8_t *rec = hm_rec(h, (s >> tb) - 1);
+    for (uint32_t off = 0; off < stride; off += 64) (void)*(volatile const uint8_t *)(rec + off);
+    (void)*(volatile const uint8_t *)(rec + stride - 1);
+  }
+}
+
+#define HM_BLOCK 16u
+
 /**
  * Reader: looks up keys[0..n) (lock-free). Row i of `out` gets the row of keys[i], or zeros when absent;
- * `miss` gets miss_base + i of each absent key, ascending. Returns the number of misses.
+ * `miss` gets miss_base + i of each absent key, ascending. Returns the number of misses. `tmp`: n u32 of
+ * scratch. `fence`: order the row copy before the version check with a full fence, for CPUs that may
+ * reorder loads (not needed on x86-64, where loads are not reordered with older loads).
  */
 EMSCRIPTEN_KEEPALIVE uint32_t hm_gather(hm_header *h, uint32_t slot, const int64_t *keys, uint32_t n, float *out,
-                                        uint32_t *miss, uint32_t miss_base) {
+                                        uint32_t *miss, uint32_t miss_base, uint32_t *tmp, uint32_t fence) {
   hm_reader *me = &h->readers[slot];
   __atomic_store_n(&me->epoch, __atomic_load_n(&h->epoch, SC), SC);
   const hm_index *ix = hm_current(h);
@@ -341,12 +367,12 @@ EMSCRIPTEN_KEEPALIVE uint32_t hm_gather(hm_header *h, uint32_t slot, const int64
   const uint32_t *slots = SLOTS(ix);
   uint32_t misses = 0;
   for (uint32_t i = 0; i < n; i++) {
+    if (i % HM_BLOCK == 0) hm_prefetch(h, ix, keys, i, i + HM_BLOCK < n ? i + HM_BLOCK : n, tmp);
     const int64_t key = keys[i];
-    const uint64_t hash = hm_mix(key);
-    const uint32_t tag = hm_tag(h, hash);
+    const uint32_t tag = hm_tag(h, hm_mix(key));
     uint8_t *dst = (uint8_t *)(out) + i * row_bytes;
-    uint32_t pos = hm_start(ix, hash), hit = 0;
-    for (;; pos = pos + 1 == cap ? 0 : pos + 1) {
+    uint32_t pos = tmp[i], hit = 0;
+    if (pos != HM_ABSENT) for (;; pos = pos + 1 == cap ? 0 : pos + 1) {
       const uint32_t s = ((volatile const uint32_t *)slots)[pos];
       if (!s) break;
       if ((s & mask) != tag || !(s >> tb)) continue;
@@ -358,7 +384,8 @@ EMSCRIPTEN_KEEPALIVE uint32_t hm_gather(hm_header *h, uint32_t slot, const int64
         if (v1 & FREE) { match = 0; break; }
         match = *(volatile const int64_t *)(rec + key_off) == key;
         if (match) hm_copy(dst, rec + data_off, row_bytes);
-        __atomic_thread_fence(SC);
+        if (fence) __atomic_thread_fence(SC);
+        else __atomic_signal_fence(SC);   // compiler barrier: the copy stays before the check
         if (__atomic_load_n(hm_ver(rec), SC) == v1) break;
       }
       if (match) {

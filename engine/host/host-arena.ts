@@ -132,12 +132,12 @@ export class HostArena {
   }
 
   private lookupOne(keys: BigInt64Array, out: Float32Array, outRowOffset: number, misses: MissList): void {
-    const p = this.parts[0], k = p.k, dim = this.dim, C = this.chunk, n = keys.length;
+    const p = this.parts[0], dim = this.dim, C = this.chunk, n = keys.length;
     const keyIndex = p.keysAt / 8, rowIndex = p.rowsAt / 4, missIndex = p.missAt / 4;
     for (let i = 0; i < n; i += C) {
       const c = Math.min(C, n - i);
       p.i64.set(keys.subarray(i, i + c), keyIndex);
-      const m = k.hm_gather(H, p.slot, p.keysAt, c, p.rowsAt, p.missAt, i);
+      const m = p.gather(c, i);
       out.set(p.f32.subarray(rowIndex, rowIndex + c * dim), (outRowOffset + i) * dim);
       if (m) misses.push(p.u32.subarray(missIndex, missIndex + m));
     }
@@ -156,7 +156,7 @@ export class HostArena {
         if (a === b) continue;
         const p = this.parts[q];
         p.i64.set(r.i64.subarray(grouped + a, grouped + b), p.keysAt / 8);
-        const mq = p.k.hm_gather(H, p.slot, p.keysAt, b - a, p.rowsAt, p.missAt, a);
+        const mq = p.gather(b - a, a);
         r.f32.set(p.f32.subarray(p.rowsAt / 4, p.rowsAt / 4 + (b - a) * dim), groupedRows + a * dim);
         if (mq) {
           r.u32.set(p.u32.subarray(p.missAt / 4, p.missAt / 4 + mq), r.missGrouped / 4 + m);

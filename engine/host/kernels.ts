@@ -13,8 +13,12 @@ export interface HostKernels {
   hm_release(header: number, slot: number): void;
   /** Scratch of at least `bytes` for reader `slot` (writer lock held); 0 when memory is exhausted. */
   hm_scratch(header: number, slot: number, bytes: number): number;
-  /** Lock-free lookup: rows to `out` (zeros for misses), miss positions + missBase to `miss`; returns misses. */
-  hm_gather(header: number, slot: number, keys: number, n: number, out: number, miss: number, missBase: number): number;
+  /**
+   * Lock-free lookup: rows to `out` (zeros for misses), miss positions + missBase to `miss`; returns
+   * misses. `tmp`: n u32 of scratch; `fence`: 1 where the CPU may reorder loads (see READ_FENCE).
+   */
+  hm_gather(header: number, slot: number, keys: number, n: number, out: number, miss: number, missBase: number,
+    tmp: number, fence: number): number;
   /** Writer: keys of keys[0..n) absent from the partition (repeats counted each time). */
   hm_count_absent(header: number, keys: number, n: number): number;
   /** Writer: room for `extra` new keys; with `dryRun` only says whether memory would be allocated (2). 0 ok, 1 no memory. */
@@ -55,3 +59,10 @@ export const MAX_LOAD_Q16 = Math.round(0.9 * 65536);
 export function recordBytes(dim: number, policy: keyof typeof POLICY_CODES): number {
   return (policy === 'evict_random' ? 4 : 8) + 8 + 4 * dim;
 }
+
+/**
+ * A seqlock reader must finish copying a row before it checks the version again. x86-64 never reorders
+ * loads with older loads, so a compiler barrier is enough there; elsewhere (arm64) the kernel issues a
+ * full fence per row read.
+ */
+export const READ_FENCE = process.arch === 'x64' || process.arch === 'ia32' ? 0 : 1;

@@ -1,12 +1,12 @@
 import { HpsError } from '../errors.js';
 import { instantiateKernels } from '../wasm.js';
-import { HEADER_OFFSET, Stat, type HostKernels } from './kernels.js';
+import { HEADER_OFFSET, READ_FENCE, Stat, type HostKernels } from './kernels.js';
 
 const LOCK_INDEX = HEADER_OFFSET / 4;
 
 /**
  * One thread's view of one partition: its own kernel instance over the shared memory, a reader slot and
- * a scratch area of `chunkKeys` keys, rows and miss positions. Typed-array views are made once: the
+ * a scratch area of `chunkKeys` keys, rows, miss positions and kernel temporaries. Typed-array views are made once: the
  * scratch was allocated before them, and a grown shared memory keeps old views valid.
  */
 export class PartitionView {
@@ -17,6 +17,7 @@ export class PartitionView {
   readonly keysAt: number;
   readonly rowsAt: number;
   readonly missAt: number;
+  readonly tmpAt: number;
   readonly i64: BigInt64Array;
   readonly f32: Float32Array;
   readonly u32: Uint32Array;
@@ -29,7 +30,7 @@ export class PartitionView {
     const slot = this.k.hm_claim(HEADER_OFFSET);
     if (slot < 0) throw new HpsError('CAPACITY', 'HostArena: all 128 reader slots of a partition are taken (one per thread attached); close() arenas of finished threads');
     this.slot = slot;
-    const bytes = chunkKeys * (8 + rowBytes + 4);
+    const bytes = chunkKeys * (8 + rowBytes + 4 + 4);
     this.lock();
     let scratch: number;
     try {
@@ -44,10 +45,16 @@ export class PartitionView {
     this.keysAt = scratch;
     this.rowsAt = scratch + chunkKeys * 8;
     this.missAt = this.rowsAt + chunkKeys * rowBytes;
+    this.tmpAt = this.missAt + chunkKeys * 4;
     const buffer = memory.buffer;
     this.i64 = new BigInt64Array(buffer);
     this.f32 = new Float32Array(buffer);
     this.u32 = new Uint32Array(buffer);
+  }
+
+  /** Looks up the `n` keys at keysAt into rowsAt; miss positions (+ missBase) at missAt; returns misses. */
+  gather(n: number, missBase: number): number {
+    return this.k.hm_gather(HEADER_OFFSET, this.slot, this.keysAt, n, this.rowsAt, this.missAt, missBase, this.tmpAt, READ_FENCE);
   }
 
   /** Takes the partition's writer lock (spins briefly, then waits for the holder's notify). */
