@@ -1,0 +1,94 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomInt64Keys, randomVectors, row, tempDir } from './helpers/lmdb-random.js';
+import { writeHugeCtr } from './helpers/import-files.js';
+
+const hps = fileURLToPath(new URL('../bin/hps.js', import.meta.url));
+const dir = tempDir('cli');
+test.after(() => dir.remove());
+
+function run(...args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [hps, ...args], { encoding: 'utf8', cwd: dir.path });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const dim = 4;
+const keys = randomInt64Keys(1000, 81);
+const vectors = randomVectors(1000, dim, 82);
+writeHugeCtr(join(dir.path, 'src'), keys, vectors);
+const config = join(dir.path, 'ps.json');
+writeFileSync(config, JSON.stringify({
+  supportlonglong: true,
+  models: [{ model: 'm', sparse_files: [], embedding_table_names: ['t'], embedding_vecsize_per_table: [dim], default_value_for_each_table: [0.5] }],
+  persistent_db: { type: 'lmdb', path: 'store' },
+}));
+
+test('--help lists the commands', () => {
+  const r = run('--help');
+  assert.is(r.code, 0);
+  for (const c of ['demo', 'import', 'export', 'lookup', 'info']) assert.match(r.stdout, new RegExp(`\\n  ${c}`));
+});
+
+test('demo at a small size: import rate, lookup rate, sample check', () => {
+  const r = run('demo', '--keys', '20000', '--dim', '8', '--seconds', '0.3', '--batch', '1000');
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stdout, /imported 20000 keys into LMDB in [\d.]+ s: [\d,]+ keys\/s/);
+  assert.match(r.stdout, /Zipf\(1\.05\) lookups, batches of 1000 keys .*: [\d,]+ lookups\/s, [\d,]+ keys\/s/);
+  assert.match(r.stdout, /checked 1000 random keys against the generated files: all vectors match exactly/);
+});
+
+test('import, lookup, export and info on a ps.json', () => {
+  const imported = run('import', '-c', config, '-m', 'm', '-t', 't', '--hugectr', join(dir.path, 'src'));
+  assert.is(imported.code, 0, imported.stderr);
+  assert.match(imported.stdout, /imported 1000 keys \(1000 distinct\) into m\/t in [\d.]+ s: [\d,]+ keys\/s/);
+
+  const probe = [keys[3], keys[500], 12345n];
+  const looked = run('lookup', '-c', config, '-m', 'm', '-t', '0', ...probe.map(String));
+  assert.is(looked.code, 0, looked.stderr);
+  const lines = looked.stdout.trim().split('\n');
+  assert.is(lines.length, 3);
+  const parse = (line: string) => line.split(': ')[1].split(' ').map(Number);
+  assert.is(lines[0].split(': ')[0], String(keys[3]));
+  assert.equal(parse(lines[0]), row(vectors, 3, dim));
+  assert.equal(parse(lines[1]), row(vectors, 500, dim));
+  assert.equal(parse(lines[2]), [0.5, 0.5, 0.5, 0.5]);
+
+  const keysFile = join(dir.path, 'keys.txt');
+  writeFileSync(keysFile, `${keys[7]}\n${keys[8]},${keys[9]}\n`);
+  const fromFile = run('lookup', '-c', config, '-m', 'm', '-t', 't', '--keys-file', keysFile);
+  assert.equal(fromFile.stdout.trim().split('\n').map(parse), [row(vectors, 7, dim), row(vectors, 8, dim), row(vectors, 9, dim)]);
+
+  const exported = run('export', '-c', config, '-m', 'm', '-t', 't', '-o', join(dir.path, 'out'));
+  assert.is(exported.code, 0, exported.stderr);
+  const ek = new BigInt64Array(readFileSync(join(dir.path, 'out', 'key')).buffer.slice(0));
+  assert.equal(Array.from(ek), Array.from(keys).sort((a, b) => (a < b ? -1 : 1)));
+
+  const info = run('info', '-c', config);
+  assert.is(info.code, 0, info.stderr);
+  const parsed = JSON.parse(info.stdout);
+  assert.is(parsed.models[0].tables[0].rows, 1000);
+});
+
+test('errors go to stderr with exit code 1 and no stack trace', () => {
+  const cases: [string[], RegExp][] = [
+    [['lookup', '-c', config, '-m', 'm', '-t', 't', '12', 'abc'], /^hps: lookup: key 1 "abc" is not a decimal integer\n$/],
+    [['lookup', '-c', config, '-m', 'm', '-t', 'nope', '1'], /^hps: model m has no table "nope"; known tables \(index: name\): 0: t\n$/],
+    [['lookup', '-c', config, '-m', 'x', '-t', 't', '1'], /known models: m/],
+    [['import', '-c', config, '-m', 'm', '-t', 't', '--hugectr', join(dir.path, 'missing')], /missing\/key: cannot read/],
+    [['import', '-c', config, '-m', 'm', '-t', 't'], /give exactly one of --hugectr, --npy, --jsonl/],
+    [['info', '-c', join(dir.path, 'absent.json')], /absent\.json/],
+  ];
+  for (const [args, pattern] of cases) {
+    const r = run(...args);
+    assert.is(r.code, 1, args.join(' '));
+    assert.match(r.stderr, pattern);
+    assert.not.match(r.stderr, /\n\s+at /);
+    assert.is(r.stdout, '');
+  }
+});
+
+test.run();
