@@ -353,7 +353,8 @@ void Engine::submitMutation(Request& r, Slot& s) {
     if (hv) check(cudaMemcpyAsync(dv, hv, vecBytes, cudaMemcpyHostToDevice, sd.stream), "cudaMemcpyAsync (vectors)");
     check(cudaMemsetAsync(counters, 0, 4 * sizeof(unsigned long long), sd.stream), "cudaMemsetAsync");
     launchDedup(dk, r.n, scratch, slots, leader, lastOf, sd.stream);
-    if (r.op == Op::Insert) launchInsert(t.view, dk, r.n, dv, lastOf, filterFor(c), now, counters, sd.stream);
+    auto* found = static_cast<uint8_t*>(sd.miss.ensure(r.n + 1));
+    if (r.op == Op::Insert) launchInsert(t.view, dk, r.n, dv, lastOf, filterFor(c), now, found, counters, sd.stream);
     if (r.op == Op::Update) launchUpdate(t.view, dk, r.n, dv, lastOf, filterFor(c), counters, sd.stream);
     if (r.op == Op::Erase) launchErase(t.view, dk, r.n, lastOf, filterFor(c), counters, sd.stream);
     check(cudaGetLastError(), "mutation kernels");

@@ -188,12 +188,14 @@ __device__ int chooseVictim(const Tile<T>& tile, const TableView& t, uint32_t b)
 
 template <int T>
 __global__ void insertKernel(TableView t, const int64_t* __restrict__ keys, uint32_t n,
-                             const float* __restrict__ vectors, const int* __restrict__ lastOf, ShardFilter filter,
-                             uint32_t now, unsigned long long* counters) {
+                             const float* __restrict__ vectors, const int* __restrict__ lastOf,
+                             const uint8_t* __restrict__ found, ShardFilter filter, uint32_t now,
+                             unsigned long long* counters) {
   Tile<T> tile;
   uint32_t tiles = gridDim.x * (blockDim.x / T);
   for (uint32_t i = (blockIdx.x * blockDim.x + threadIdx.x) / T; i < n; i += tiles) {
     if (lastOf && lastOf[i] != static_cast<int>(i)) continue;
+    if (found && found[i]) continue;
     int64_t key = keys[i];
     uint64_t h = mixKey(key);
     if (skipShard(h, filter)) continue;
@@ -223,10 +225,13 @@ __global__ void insertKernel(TableView t, const int64_t* __restrict__ keys, uint
   }
 }
 
+// Overwrites rows of keys present. As the first phase of an insert (`found` given), it also records
+// the access (LRU clock / LFU count + 1) and flags the keys it found, so that the second phase only
+// places new keys and can never evict a key of the same batch before that key was replaced.
 template <int T>
 __global__ void updateKernel(TableView t, const int64_t* __restrict__ keys, uint32_t n,
                              const float* __restrict__ vectors, const int* __restrict__ lastOf, ShardFilter filter,
-                             unsigned long long* counters) {
+                             uint32_t now, uint8_t* __restrict__ found, unsigned long long* counter) {
   Tile<T> tile;
   uint32_t tiles = gridDim.x * (blockDim.x / T);
   for (uint32_t i = (blockIdx.x * blockDim.x + threadIdx.x) / T; i < n; i += tiles) {
@@ -236,10 +241,14 @@ __global__ void updateKernel(TableView t, const int64_t* __restrict__ keys, uint
     if (skipShard(h, filter)) continue;
     uint32_t b = bucketOf(h, t.buckets);
     int slot = findSlot(tile, t, b, digestOf(h), key, false);
+    if (found && tile.lane == 0) found[i] = slot >= 0;
     if (slot < 0) continue;
     size_t at = static_cast<size_t>(b) * kBucketSlots + slot;
     storeRow(tile, t.values + at * t.stride, vectors + static_cast<size_t>(i) * t.dim, t.dim);
-    if (tile.lane == 0) atomicAdd(counters, 1ull);
+    if (tile.lane == 0) {
+      if (found) t.scores[at] = t.policy == kLfu ? t.scores[at] + 1 : now;
+      atomicAdd(counter, 1ull);
+    }
   }
 }
 
@@ -333,15 +342,22 @@ void launchDedup(const int64_t* keys, uint32_t n, int* scratch, uint32_t slots, 
 }
 
 void launchInsert(const TableView& t, const int64_t* keys, uint32_t n, const float* vectors, const int* lastOf,
-                  ShardFilter filter, uint32_t now, unsigned long long* counters, cudaStream_t stream) {
+                  ShardFilter filter, uint32_t now, uint8_t* found, unsigned long long* counters,
+                  cudaStream_t stream) {
   if (n == 0) return;
-  insertKernel<8><<<gridFor(n, kBlock / 8), kBlock, 0, stream>>>(t, keys, n, vectors, lastOf, filter, now, counters);
+  if (found) {
+    updateKernel<8><<<gridFor(n, kBlock / 8), kBlock, 0, stream>>>(t, keys, n, vectors, lastOf, filter, now, found,
+                                                                   counters + 1);
+  }
+  insertKernel<8><<<gridFor(n, kBlock / 8), kBlock, 0, stream>>>(t, keys, n, vectors, lastOf, found, filter, now,
+                                                                 counters);
 }
 
 void launchUpdate(const TableView& t, const int64_t* keys, uint32_t n, const float* vectors, const int* lastOf,
                   ShardFilter filter, unsigned long long* counters, cudaStream_t stream) {
   if (n == 0) return;
-  updateKernel<8><<<gridFor(n, kBlock / 8), kBlock, 0, stream>>>(t, keys, n, vectors, lastOf, filter, counters);
+  updateKernel<8><<<gridFor(n, kBlock / 8), kBlock, 0, stream>>>(t, keys, n, vectors, lastOf, filter, 0, nullptr,
+                                                                 counters);
 }
 
 void launchErase(const TableView& t, const int64_t* keys, uint32_t n, const int* lastOf, ShardFilter filter,

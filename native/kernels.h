@@ -21,9 +21,13 @@ void launchDedup(const int64_t* keys, uint32_t n, int* scratch, uint32_t slots, 
                  cudaStream_t stream);
 
 // Insert or replace (rows from `vectors`, dense n x dim); with lastOf only i == lastOf[i] is applied.
-// counters[0..2] += new keys, replaced keys, evicted keys.
+// counters[0..2] += new keys, replaced keys, evicted keys. With `found` (n bytes of scratch), keys
+// already present are replaced first and new keys placed after, so a key of the batch is never
+// evicted before it was replaced (the order a sequential insert would give); without it, one pass
+// (used to fill a table of distinct new keys).
 void launchInsert(const TableView& t, const int64_t* keys, uint32_t n, const float* vectors, const int* lastOf,
-                  ShardFilter filter, uint32_t now, unsigned long long* counters, cudaStream_t stream);
+                  ShardFilter filter, uint32_t now, uint8_t* found, unsigned long long* counters,
+                  cudaStream_t stream);
 
 // Overwrite rows of keys already present; counters[0] += rows updated.
 void launchUpdate(const TableView& t, const int64_t* keys, uint32_t n, const float* vectors, const int* lastOf,

@@ -138,7 +138,7 @@ int main(int argc, char** argv) {
     for (uint64_t first = 0; first < inserted; first += chunk) {
       uint32_t n = static_cast<uint32_t>(std::min<uint64_t>(chunk, inserted - first));
       makeRows<<<1024, 256, 0, s>>>(first, n, dim, dKeys, dRows);
-      launchInsert(t, dKeys, n, dRows, nullptr, ShardFilter{0, 1}, 1, dCounters, s);
+      launchInsert(t, dKeys, n, dRows, nullptr, ShardFilter{0, 1}, 1, nullptr, dCounters, s);
     }
     check(cudaStreamSynchronize(s), "fill");
     check(cudaGetLastError(), "fill");
