@@ -44,8 +44,10 @@ withTable(program.command('export'))
 
 withTable(program.command('lookup'))
   .description('look up keys and print their vectors, one line per key')
-  .argument('[keys...]', 'keys (decimal integers)')
+  .argument('[keys...]', 'keys (decimal integers, negative ones included)')
   .option('--keys-file <file>', 'read keys from a file (separated by spaces, commas or newlines)')
+  // so that negative keys (-7) are keys, not options; anything else unknown fails as a key
+  .allowUnknownOption()
   .action(async (keyArgs: string[], o) => {
     const texts = [...keyArgs, ...(o.keysFile ? readFileSync(o.keysFile, 'utf8').split(/[\s,]+/).filter(Boolean) : [])];
     if (texts.length === 0) throw new HpsError('BAD_KEY', 'lookup: no keys given (as arguments or with --keys-file)');
