@@ -20,7 +20,7 @@ function checkTable(store: LmdbStore, table: string, keys: BigInt64Array, vector
   assert.is(store.table(table)!.count, expected.size);
 }
 
-test('HugeCTR folder, in memory and through many sorted runs (with repeated keys)', async () => {
+test('HugeCTR folder, sorted in memory and through many runs spilled to files (with repeated keys)', async () => {
   const dim = 8;
   const keys = randomInt64Keys(5000, 21);
   keys.set(keys.subarray(0, 300), 4700); // repeats: the later rows must win
@@ -34,7 +34,7 @@ test('HugeCTR folder, in memory and through many sorted runs (with repeated keys
   assert.ok(one.report.keysPerSecond > 0);
   checkTable(store, 'a', keys, vectors, dim);
   const phases = new Set<string>();
-  await importTable(store, 'b', openHugeCtrFolder(folder), { keyType: 'int64', progress: false, runRows: 700, chunkRows: 300, onProgress: (p) => phases.add(p) });
+  await importTable(store, 'b', openHugeCtrFolder(folder), { keyType: 'int64', progress: false, memoryBudget: 0, runRows: 700, chunkRows: 300, onProgress: (p) => phases.add(p) });
   assert.equal([...phases].sort(), ['sort', 'store']);
   checkTable(store, 'b', keys, vectors, dim);
   assert.is(store.table('b')!.dim, dim, 'dim derived from the file sizes');
@@ -50,7 +50,7 @@ test('npy pairs with int64, uint32 and int32 keys', async () => {
   writeNpy(vfile, '<f4', [1200, dim], vectors);
   const k64 = randomInt64Keys(1200, 24);
   writeNpy(join(dir.path, 'k64.npy'), '<i8', [1200], k64);
-  await importTable(store, 'i64', await openNpyPair(join(dir.path, 'k64.npy'), vfile, dim), { keyType: 'int64', progress: false, runRows: 500 });
+  await importTable(store, 'i64', await openNpyPair(join(dir.path, 'k64.npy'), vfile, dim), { keyType: 'int64', progress: false, memoryBudget: 0, runRows: 500 });
   checkTable(store, 'i64', k64, vectors, dim);
   const ku = randomUint32Keys(1200, 25);
   writeNpy(join(dir.path, 'ku.npy'), '<u4', [1200, 1], Uint32Array.from(ku, Number));
@@ -59,7 +59,7 @@ test('npy pairs with int64, uint32 and int32 keys', async () => {
   const ki = Int32Array.from(randomUint32Keys(1200, 26), (k) => Number(BigInt.asIntN(32, k)));
   assert.ok(ki.some((k) => k < 0));
   writeNpy(join(dir.path, 'ki.npy'), '<i4', [1200], ki);
-  await importTable(store, 'i32', await openNpyPair(join(dir.path, 'ki.npy'), vfile), { keyType: 'int64', progress: false, runRows: 400 });
+  await importTable(store, 'i32', await openNpyPair(join(dir.path, 'ki.npy'), vfile), { keyType: 'int64', progress: false, memoryBudget: 0, runRows: 400 });
   checkTable(store, 'i32', BigInt64Array.from(ki, BigInt), vectors, dim);
   await store.close();
 });

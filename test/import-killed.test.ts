@@ -13,10 +13,10 @@ const dir = tempDir('import-killed');
 test.after(() => dir.remove());
 const child = fileURLToPath(new URL('./helpers/import-child.js', import.meta.url));
 
-/** Runs the child import and SIGKILLs it once it has stored `afterRows` rows (or in the sort phase). */
-function killMidImport(folder: string, phase: 'sort' | 'store', afterRows: number): Promise<string> {
+/** Runs the child import and SIGKILLs it once `afterRows` rows are through `phase`. */
+function killMidImport(folder: string, budget: number, phase: 'sort' | 'store', afterRows: number): Promise<string> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [child, dir.path, 'm', 't', folder], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const proc = spawn(process.execPath, [child, dir.path, 'm', 't', folder, String(budget)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let seen = '';
     proc.stdout.on('data', (d: Buffer) => {
       seen += d.toString();
@@ -41,8 +41,9 @@ test('a SIGKILLed import leaves the previous table intact and readable', async (
   const n = 200_000;
   const bigFolder = join(dir.path, 'big');
   writeHugeCtr(bigFolder, randomInt64Keys(n, 63), randomVectors(n, dim, 64));
-  for (const [phase, rows] of [['store', 20_000], ['sort', 40_000]] as const) {
-    const output = await killMidImport(bigFolder, phase, rows);
+  const cases = [[1 << 30, 'store', 20_000], [0, 'store', 20_000], [0, 'sort', 40_000]] as const;
+  for (const [budget, phase, rows] of cases) {
+    const output = await killMidImport(bigFolder, budget, phase, rows);
     assert.not.match(output, /done/);
 
     store = LmdbStore.open(dir.path, 'm');
@@ -54,7 +55,7 @@ test('a SIGKILLed import leaves the previous table intact and readable', async (
   }
   // a later import completes and clears what the killed ones left behind
   store = LmdbStore.open(dir.path, 'm');
-  const { report } = await importTable(store, 't', openHugeCtrFolder(bigFolder), { keyType: 'int64', progress: false, runRows: 50_000 });
+  const { report } = await importTable(store, 't', openHugeCtrFolder(bigFolder), { keyType: 'int64', progress: false, memoryBudget: 0, runRows: 50_000 });
   assert.is(report.count, n);
   assert.equal(readdirSync(store.path).filter((f) => f.startsWith('.import-runs')), []);
   await store.close();

@@ -1,9 +1,10 @@
+import { totalmem } from 'node:os';
 import { HpsError } from '../errors.js';
 import type { KeyType } from '../keys.js';
 import type { LmdbStore, TableMeta } from '../lmdb/lmdb-store.js';
 import { fingerprintFiles } from './fingerprint.js';
 import { progressBar } from './progress.js';
-import { ChunkSorter, removeAbandonedRuns, SortedRuns } from './sorted-runs.js';
+import { removeAbandonedRuns, SortedRuns, sortOrder } from './sorted-runs.js';
 import { chunkRowsFor, type ImportSource } from './source.js';
 
 export interface ImportOptions {
@@ -12,7 +13,13 @@ export interface ImportOptions {
   progress?: boolean;
   /** Rows per write transaction; defaults to about 16 MiB of rows. */
   chunkRows?: number;
-  /** Rows sorted in memory at a time (bounds memory); defaults to about 64 MiB of rows. */
+  /**
+   * Bytes of rows (8 + dim x 4 each) imported in one piece, sorted in memory with no temporary files.
+   * Larger sources are sorted in runs of `runRows` spilled to files. Default: a quarter of the
+   * machine's memory, at most 2 GiB.
+   */
+  memoryBudget?: number;
+  /** Rows per sorted run of a source larger than `memoryBudget`; defaults to about 64 MiB of rows. */
   runRows?: number;
   /** Called after each chunk: rows read and sorted so far (`sort`), or rows stored so far (`store`). */
   onProgress?: (phase: 'sort' | 'store', rows: number) => void;
@@ -33,10 +40,11 @@ export interface ImportReport {
 }
 
 /**
- * Imports `source` as table `table` of `store`, atomically: rows are sorted by key (sorted-runs.ts),
- * appended to a staging database one transaction per chunk, and replace the table in one transaction
- * at the end. On any error (or a killed process) the table stays as it was. Memory is bounded by one
- * run plus one transaction's chunk.
+ * Imports `source` as table `table` of `store`, atomically: rows are sorted by key (in memory within
+ * `memoryBudget`, else in runs spilled to files and merged: sorted-runs.ts), appended to a staging
+ * database one transaction per chunk, and replace the table in one transaction at the end. On any
+ * error (or a killed process) the table stays as it was. Memory is bounded by `memoryBudget`, or by
+ * one run plus one transaction's chunk.
  */
 export async function importTable(store: LmdbStore, table: string, source: ImportSource, options: ImportOptions): Promise<{ report: ImportReport; meta: TableMeta }> {
   const { dim } = source;
@@ -54,24 +62,30 @@ export async function importTable(store: LmdbStore, table: string, source: Impor
   let bar = progressBar(`${store.model}/${table} read+sort`, source.totalRows, options.progress);
   try {
     let rows = 0;
-    const inMemory = source.totalRows !== null && source.totalRows <= runRows;
-    for await (const chunk of source.chunks(runRows, options.keyType)) {
-      rows += chunk.keys.length;
-      if (inMemory) {
-        const sorted = new ChunkSorter().sort(chunk, dim);
-        for (let at = 0; at < sorted.keys.length; at += txnRows) {
-          const end = Math.min(at + txnRows, sorted.keys.length);
-          staged.write(sorted.keys.subarray(at, end), sorted.vectors.subarray(at * dim, end * dim));
+    const budget = options.memoryBudget ?? Math.min(2 ** 31, Math.floor(totalmem() / 4));
+    if (source.totalRows !== null && source.totalRows * (8 + dim * 4) <= budget) {
+      // Everything fits the budget: one chunk, sorted by an index order; rows are never moved.
+      for await (const { keys, vectors } of source.chunks(Math.max(1, source.totalRows), options.keyType)) {
+        rows += keys.length;
+        const order = sortOrder(keys);
+        bar.update(rows);
+        options.onProgress?.('sort', rows);
+        bar.stop();
+        bar = progressBar(`${store.model}/${table} store`, source.totalRows, options.progress);
+        for (let at = 0; at < keys.length; at += txnRows) {
+          staged.write(keys, vectors, order, at, Math.min(at + txnRows, keys.length));
+          bar.update(staged.rows);
           options.onProgress?.('store', staged.rows);
         }
-      } else {
-        await runs.add(chunk);
       }
-      bar.update(rows);
-      options.onProgress?.('sort', rows);
-    }
-    bar.stop();
-    if (!inMemory) {
+    } else {
+      for await (const chunk of source.chunks(runRows, options.keyType)) {
+        rows += chunk.keys.length;
+        await runs.add(chunk);
+        bar.update(rows);
+        options.onProgress?.('sort', rows);
+      }
+      bar.stop();
       bar = progressBar(`${store.model}/${table} store`, rows, options.progress);
       for await (const { keys, vectors } of runs.merge(txnRows)) {
         staged.write(keys, vectors);

@@ -154,23 +154,15 @@ function less(a: RunReader, b: RunReader): boolean {
  * Source rows are copied next to the sorted area of one buffer so that each row moves with one
  * copyWithin (a memmove).
  */
-export class ChunkSorter {
+class ChunkSorter {
   private space = new Int32Array(0);
   private keys = new BigInt64Array(0);
 
   sort(chunk: RowChunk, dim: number): RowChunk {
     const n = chunk.keys.length;
+    const order = sortOrder(chunk.keys);
+    if (!order) return chunk;
     const halves = new Uint32Array(chunk.keys.buffer, chunk.keys.byteOffset, n * 2);
-    const hi = new Uint32Array(n);
-    const lo = new Uint32Array(n);
-    let sorted = true;
-    for (let i = 0; i < n; i++) {
-      hi[i] = (halves[2 * i + 1] ^ 0x80000000) >>> 0;
-      lo[i] = halves[2 * i];
-      if (sorted && i > 0 && (hi[i] < hi[i - 1] || (hi[i] === hi[i - 1] && lo[i] < lo[i - 1]))) sorted = false;
-    }
-    if (sorted) return chunk;
-    const order = radixOrder(hi, lo, n);
     const rowsWords = n * dim;
     if (this.space.length < 2 * rowsWords) this.space = new Int32Array(2 * rowsWords);
     if (this.keys.length < n) this.keys = new BigInt64Array(n);
@@ -179,12 +171,27 @@ export class ChunkSorter {
     const outHalves = new Uint32Array(this.keys.buffer, 0, n * 2);
     for (let j = 0; j < n; j++) {
       const i = order[j];
-      outHalves[2 * j] = lo[i];
-      outHalves[2 * j + 1] = (hi[i] ^ 0x80000000) >>> 0;
+      outHalves[2 * j] = halves[2 * i];
+      outHalves[2 * j + 1] = halves[2 * i + 1];
       space.copyWithin(j * dim, rowsWords + i * dim, rowsWords + (i + 1) * dim);
     }
     return { keys: this.keys.subarray(0, n), vectors: new Float32Array(space.buffer, 0, rowsWords) };
   }
+}
+
+/** The stable order of `keys` by stored key order, or null when they are in order already. */
+export function sortOrder(keys: BigInt64Array): Uint32Array | null {
+  const n = keys.length;
+  const halves = new Uint32Array(keys.buffer, keys.byteOffset, n * 2);
+  const hi = new Uint32Array(n);
+  const lo = new Uint32Array(n);
+  let sorted = true;
+  for (let i = 0; i < n; i++) {
+    hi[i] = (halves[2 * i + 1] ^ 0x80000000) >>> 0;
+    lo[i] = halves[2 * i];
+    if (sorted && i > 0 && (hi[i] < hi[i - 1] || (hi[i] === hi[i - 1] && lo[i] < lo[i - 1]))) sorted = false;
+  }
+  return sorted ? null : radixOrder(hi, lo, n);
 }
 
 /**

@@ -18,10 +18,13 @@ export class StagedTable {
     private readonly finish: (abort: boolean) => TableMeta | undefined,
   ) {}
 
-  /** Writes one chunk (`vectors` is keys.length x dim; checked by the caller) in one transaction. */
-  write(keys: BigInt64Array, vectors: Float32Array): void {
-    this.db.transactionSync(() => writeRows(this.db, this.codec, this.dim, keys, vectors, this.order));
-    this.rows += keys.length;
+  /**
+   * Writes one chunk (`vectors` is keys.length x dim; checked by the caller) in one transaction: rows
+   * `order[j]` (or j) for j in [from, to).
+   */
+  write(keys: BigInt64Array, vectors: Float32Array, order: Uint32Array | null = null, from = 0, to = keys.length): void {
+    this.db.transactionSync(() => writeRows(this.db, this.codec, this.dim, keys, vectors, this.order, order, from, to));
+    this.rows += to - from;
   }
 
   /** Swaps the staged rows in as the table, dropping the previous rows, in one transaction. */

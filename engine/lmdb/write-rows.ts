@@ -6,16 +6,18 @@ import { keyHalves } from './key-codec.js';
 export type RowDatabase = Database<Buffer, Buffer>;
 
 /**
- * Writes rows inside the caller's write transaction. `append` (ordering state of an import) lets keys
- * that arrive in ascending order use MDB_APPEND. Values are passed as one Buffer over `vectors` whose
- * `start`/`end` lmdb-js reads as the value's range, so no object is made per row.
+ * Writes rows inside the caller's write transaction: rows `order[j]` (or j) for j in [from, to).
+ * `append` (ordering state of an import) lets keys that arrive in ascending order use MDB_APPEND.
+ * Values are passed as one Buffer over `vectors` whose `start`/`end` lmdb-js reads as the value's
+ * range, so no object is made per row, and an `order` means rows need not be moved to be sorted.
  */
-export function writeRows(db: RowDatabase, codec: KeyCodec, dim: number, keys: BigInt64Array, vectors: Float32Array, append: AppendState | null): void {
+export function writeRows(db: RowDatabase, codec: KeyCodec, dim: number, keys: BigInt64Array, vectors: Float32Array, append: AppendState | null, order: Uint32Array | null = null, from = 0, to = keys.length): void {
   const source = vectors.buffer instanceof ArrayBuffer ? vectors : vectors.slice();
   const value = Buffer.from(source.buffer, source.byteOffset, source.byteLength) as Buffer & { start: number; end: number };
   const halves = keyHalves(keys);
   const rowBytes = dim * 4;
-  for (let i = 0; i < keys.length; i++) {
+  for (let j = from; j < to; j++) {
+    const i = order ? order[j] : j;
     value.start = source.byteOffset + i * rowBytes;
     value.end = value.start + rowBytes;
     const key = codec.encode(halves, i);
