@@ -92,6 +92,19 @@ test('an int64 scan returns negative keys first (numeric order)', async () => {
   await store.close();
 });
 
+test('rows larger than a page (dim 3000) round trip', async () => {
+  const dim = 3000;
+  const store = LmdbStore.open(dir.path, 'wide');
+  store.ensureTable('w', dim, 'int64');
+  const keys = randomInt64Keys(40, 17);
+  const vectors = randomVectors(40, dim, 18);
+  store.put('w', keys, vectors);
+  const out = new Float32Array(40 * dim);
+  assert.is(store.get('w', keys, out).length, 0);
+  assert.equal(Array.from(out), Array.from(vectors));
+  await store.close();
+});
+
 test('wrong vector length and wrong output size are errors that change nothing', async () => {
   const store = LmdbStore.open(dir.path, 'bad');
   store.ensureTable('t', 4, 'int64');
