@@ -12,7 +12,7 @@ import type { Suite } from '../lib/suite.js';
 type PsModule = typeof import('../../engine/parameter-server.js');
 type Server = import('../../engine/parameter-server.js').ParameterServer;
 
-/** Per-tier hit rates as the table's stats report them (a later ParameterServer method). */
+/** Per-tier hit counts as ParameterServer.stats() reports them for a table. */
 interface HitSnapshot {
   uniqueKeys: number;
   l1: { hits: number };
@@ -122,14 +122,15 @@ async function measurePeer(ctx: import('../lib/context.js').RunContext, report: 
 }
 
 function hitSnapshot(server: Server): HitSnapshot | null {
-  const stats = (server as unknown as { stats?: (model: string, table: string) => HitSnapshot }).stats;
-  return typeof stats === 'function' ? stats.call(server, MODEL, TABLE) : null;
+  const stats = (server as unknown as { stats?: () => (HitSnapshot & { model: string; table: string })[] }).stats;
+  if (typeof stats !== 'function') return null;
+  return stats.call(server).find((s) => s.model === MODEL && s.table === TABLE) ?? null;
 }
 
 /** Hit rates per tier over an interval, as fractions of the distinct keys asked (added up per request). */
 function hitRates(report: import('../lib/results.js').SuiteReport, phase: string, a: HitSnapshot | null, b: HitSnapshot | null): void {
   if (!a || !b) {
-    if (phase.startsWith('first pass zipf')) report.note('hit rates per tier: the ParameterServer exposes no stats(model, table) yet');
+    if (phase.startsWith('first pass zipf')) report.note('hit rates per tier: this ParameterServer exposes no stats()');
     return;
   }
   const unique = b.uniqueKeys - a.uniqueKeys;
