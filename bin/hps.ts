@@ -6,6 +6,7 @@ import { runDemo } from './demo.js';
 
 const program = new Command('hps')
   .description('Hierarchical parameter server for Node.js: batched embedding lookups from tiered storage')
+  .option('-v, --verbose', 'print which tiers and caches were picked, and why, on stderr')
   .showHelpAfterError();
 
 program
@@ -74,7 +75,8 @@ function withTable(cmd: Command): Command {
 }
 
 async function withServer(config: string, run: (ps: ParameterServer) => Promise<void>): Promise<void> {
-  const ps = await ParameterServer.open(config);
+  const quiet = !program.opts().verbose;
+  const ps = await ParameterServer.open(config, quiet ? { log: () => {} } : {});
   try {
     await run(ps);
   } finally {

@@ -27,7 +27,8 @@ const MIN_L1_ROWS = 64;
  */
 export async function buildTable(
   config: ResolvedConfig, model: ModelConfig, table: TableConfig,
-  store: LmdbStore | null, sparse: ImportSource | null, warn: (line: string) => void,
+  store: LmdbStore | null, sparse: ImportSource | null,
+  warn: (line: string) => void, log: (line: string) => void,
 ): Promise<BuiltTable> {
   const rows = store?.table(table.name)?.count ?? sparse?.totalRows ?? 0;
   const v = config.volatileDb;
@@ -56,7 +57,7 @@ export async function buildTable(
       backend: model.l1Backend,
       devices: model.deployedDevices,
       deviceMode: model.deviceMode,
-      log: (line) => warn(`${line} (model ${model.name} table ${table.name})`),
+      log,
     });
     if (cache instanceof WasmEmbeddingCache) wasmL1 = cache;
     else cudaL1 = cache;

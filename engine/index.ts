@@ -18,4 +18,8 @@ export {
   type ImportReport,
   type ExportReport,
 } from './import/index.js';
-export { lookupRows, type LookupTier, type TableTiers, type LookupCounts } from './table-lookup.js';
+export type { PooledLookupOptions, TableStats } from './parameter-server.js';
+export type { Combiner } from './pipeline/kernels-wasm.js';
+export type { EmbeddingCache, CacheStats } from './cache/types.js';
+export { WasmEmbeddingCache } from './cache/wasm-cache.js';
+export { HostArena, type HostArenaOptions } from './host/host-arena.js';

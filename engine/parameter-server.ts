@@ -6,13 +6,45 @@ import { fingerprintFiles } from './import/fingerprint.js';
 import { exportHugeCtrFolder, importTable, openHugeCtrFolder, openImportSource, type ExportReport, type ImportReport, type ImportSpec } from './import/index.js';
 import { normalizeKeys, type KeyInput } from './keys.js';
 import { LmdbStore } from './lmdb/lmdb-store.js';
-import { lookupRows, type LookupTier, type TableTiers } from './table-lookup.js';
+import type { ImportSource } from './import/source.js';
+import { buildTable, type BuiltTable } from './build-table.js';
+import { PipelineKernels, type Combiner } from './pipeline/kernels-wasm.js';
+import { TableRuntime, checkVectorsFor } from './pipeline/table-runtime.js';
+import { LookupPool } from './pool/lookup-pool.js';
+import type { TableStatsSnapshot } from './stats/table-stats.js';
+import type { CacheStats } from './cache/types.js';
+import type { HostArenaStats } from './host/host-arena.js';
 
 export interface OpenOptions {
   /** Progress bars for imports done at open; default: when stderr is a terminal. */
   progress?: boolean;
   /** Where the one-line "not yet supported" notice and other warnings go. Default console.warn. */
   warn?: (line: string) => void;
+  /** Where informational lines (which L1 cache was picked, and why) go. Default: stderr. */
+  log?: (line: string) => void;
+  /**
+   * Requests with at least this many distinct keys are split into ranges across the worker threads;
+   * smaller ones are served inline on the calling thread. Default 16,384 (see docs/pipeline.md).
+   */
+  splitMinKeys?: number;
+}
+
+export interface PooledLookupOptions {
+  /** How the vectors of a row's keys combine: 'sum' (default), 'mean' or 'sqrtn'. */
+  combiner?: Combiner;
+  /** One weight per key; each vector is scaled by its weight before combining. */
+  weights?: Float32Array;
+  /** Output of rows x dim floats (rows = offsets.length - 1). */
+  out?: Float32Array;
+}
+
+export interface TableStats extends TableStatsSnapshot {
+  model: string;
+  table: string;
+  /** The L1 cache's own counters, or null without L1. */
+  l1Cache: (CacheStats & { kind: 'wasm' | 'cuda' }) | null;
+  /** The host arena's counters, or null without L2. */
+  l2Arena: HostArenaStats | null;
 }
 
 export interface TableInfo {
@@ -37,10 +69,12 @@ export interface ServerInfo {
   importsAtOpen: ImportReport[];
 }
 
-interface TableEntry extends TableTiers {
+interface TableEntry {
   readonly config: TableConfig;
   readonly index: number;
-  readonly tiers: LookupTier[];
+  readonly dim: number;
+  readonly runtime: TableRuntime;
+  readonly built: BuiltTable;
 }
 
 interface ModelEntry {
@@ -49,18 +83,26 @@ interface ModelEntry {
   readonly tables: TableEntry[];
 }
 
+/** Default of OpenOptions.splitMinKeys: below it, one thread serves a request faster than a split. */
+const SPLIT_MIN_KEYS = 16384;
+
 /**
- * The embedding store: models of tables, each table served by its tiers (at this stage the LMDB
- * persistent tier, then the default vector).
+ * The embedding store: models of tables, each table served by its tiers: L1 (CUDA or WASM cache), L2
+ * (the shared host arena), L3 (LMDB), then the default vector. Large requests are split across a pool
+ * of worker threads that share the tiers.
  */
 export class ParameterServer {
   private closed = false;
+  private readonly timers: NodeJS.Timeout[] = [];
 
   private constructor(
     readonly config: ResolvedConfig,
     private readonly models: Map<string, ModelEntry>,
     private readonly importsAtOpen: ImportReport[],
-  ) {}
+    private readonly pool: LookupPool | null,
+  ) {
+    this.startRefresh();
+  }
 
   /**
    * Opens a store from a ps.json path, a parsed ps.json object or typed options. Tables whose
@@ -68,21 +110,40 @@ export class ParameterServer {
    */
   static async open(config: string | HpsOptions | object, options: OpenOptions = {}): Promise<ParameterServer> {
     const resolved = await loadConfig(config);
-    const warn = options.warn ?? ((line: string) => console.warn(line));
+    const warn = once(options.warn ?? console.warn);
     if (resolved.notYetSupported.length > 0) {
       warn(`hps: accepted but not yet supported (no effect yet): ${resolved.notYetSupported.join(', ')}`);
     }
-    const models = new Map<string, ModelEntry>();
+    const opened: OpenedModel[] = [];
     const imports: ImportReport[] = [];
+    let pool: LookupPool | null = null;
     try {
       for (const model of resolved.models) {
-        models.set(model.name, await openModel(resolved, model, imports, options.progress, warn));
+        opened.push(await openModel(resolved, model, imports, options.progress, warn, once(options.log ?? ((line) => process.stderr.write(`${line}\n`)))));
+      }
+      const setups = opened.flatMap((m) => m.tables.map((t) => t.built.setup));
+      if (resolved.workerThreads > 0 && setups.length > 0) {
+        pool = new LookupPool({ threads: resolved.workerThreads, setup: { tables: setups } });
       }
     } catch (e) {
-      for (const m of models.values()) await m.store?.close();
+      await closeOpened(opened);
       throw e;
     }
-    return new ParameterServer(resolved, models, imports);
+    const kernels = new PipelineKernels();
+    const splitMinKeys = options.splitMinKeys ?? SPLIT_MIN_KEYS;
+    let poolIndex = 0;
+    const models = new Map<string, ModelEntry>(opened.map((m) => [m.config.name, {
+      config: m.config,
+      store: m.store,
+      tables: m.tables.map((t) => ({
+        config: t.config,
+        index: t.index,
+        dim: t.config.dim,
+        built: t.built,
+        runtime: new TableRuntime({ ...t.built, kernels, pool, poolIndex: poolIndex++, splitMinKeys }),
+      })),
+    }]));
+    return new ParameterServer(resolved, models, imports, pool);
   }
 
   /**
@@ -99,8 +160,102 @@ export class ParameterServer {
     } else if (out.length !== size) {
       throw new HpsError('BAD_OUTPUT', `out: holds ${out.length} floats, expected ${normalized.length} keys x dim ${entry.dim} = ${size} (model ${model} table ${entry.config.name})`);
     }
-    await lookupRows(entry, normalized, out);
+    await entry.runtime.lookup(normalized, out);
     return out;
+  }
+
+  /**
+   * Pooled (sparse) lookup, as HPS's SparseLookupLayer: `offsets` (CSR, rows + 1 ascending entries from
+   * 0 to keys.length) groups the keys into rows; row r of the result combines the vectors of keys
+   * offsets[r]..offsets[r+1]-1 with `combiner` (weighted by `weights` when given). An empty row is zeros.
+   */
+  async lookupPooled(model: string, table: string | number, keys: KeyInput, offsets: Uint32Array | readonly number[], options: PooledLookupOptions = {}): Promise<Float32Array> {
+    const entry = this.table(model, table);
+    const normalized = normalizeKeys(keys, entry.config.keyType, 'keys');
+    const csr = checkOffsets(offsets, normalized.length);
+    const size = (csr.length - 1) * entry.dim;
+    const out = options.out ?? new Float32Array(size);
+    if (!(out instanceof Float32Array) || out.length !== size) {
+      throw new HpsError('BAD_OUTPUT', `options.out: expected a Float32Array of ${csr.length - 1} rows x dim ${entry.dim} = ${size} floats, got ${describe(out)}${out instanceof Float32Array ? ` of ${out.length}` : ''}`);
+    }
+    await entry.runtime.lookupPooled(normalized, csr, options.combiner ?? 'sum', options.weights ?? null, out);
+    return out;
+  }
+
+  /** Warms L1 and L2 with `keys` (fetched from below now), so that lookups of them soon after hit. */
+  async prefetch(model: string, table: string | number, keys: KeyInput): Promise<void> {
+    const entry = this.table(model, table);
+    await entry.runtime.prefetch(normalizeKeys(keys, entry.config.keyType, 'keys'));
+  }
+
+  /**
+   * Writes `vectors` (keys.length x dim) for `keys`: L3 in one transaction, then L2, then L1 rows in
+   * place. A lookup started after this resolves sees the new rows; one running alongside sees, for each
+   * key, the whole old vector or the whole new one. Bad input changes nothing.
+   */
+  async update(model: string, table: string | number, keys: KeyInput, vectors: Float32Array): Promise<void> {
+    const entry = this.table(model, table);
+    const normalized = normalizeKeys(keys, entry.config.keyType, 'keys');
+    checkVectorsFor(entry.built.setup, normalized, vectors, 'update');
+    this.checkWritable(model, entry, 'update');
+    await entry.runtime.update(normalized, vectors);
+  }
+
+  /** Removes `keys` from every tier; later lookups of them get the default vector. */
+  async erase(model: string, table: string | number, keys: KeyInput): Promise<void> {
+    const entry = this.table(model, table);
+    const normalized = normalizeKeys(keys, entry.config.keyType, 'keys');
+    this.checkWritable(model, entry, 'erase');
+    await entry.runtime.erase(normalized);
+  }
+
+  /** Per-table hit rates and counters of every tier, and p50/p99 latency per stage. */
+  stats(): TableStats[] {
+    this.checkOpen();
+    return [...this.models.values()].flatMap((m) => m.tables.map((t) => {
+      const { parts, cudaL1 } = t.built;
+      const l1 = cudaL1 ?? parts.l1;
+      return {
+        model: m.config.name,
+        table: t.config.name,
+        ...t.runtime.stats.snapshot(),
+        l1Cache: l1 ? { kind: l1.kind, ...l1.stats() } : null,
+        l2Arena: parts.l2 ? parts.l2.stats() : null,
+      };
+    }));
+  }
+
+  /**
+   * One cache-refresh iteration for every table of `model` (all models when omitted): re-reads
+   * `cache_refresh_percentage_per_iteration` of L1's keys from the lower tiers. Runs by itself every
+   * `refresh_interval` seconds (after `refresh_delay`) when the config sets an interval.
+   */
+  async refreshCaches(model?: string): Promise<void> {
+    this.checkOpen();
+    const models = model === undefined ? [...this.models.values()] : [this.modelEntry(model)];
+    for (const m of models) {
+      for (const t of m.tables) {
+        this.refreshCursor.set(t.runtime, await t.runtime.refreshStep(m.config.cacheRefreshFraction, this.refreshCursor.get(t.runtime) ?? 0));
+      }
+    }
+  }
+
+  private readonly refreshCursor = new Map<TableRuntime, number>();
+
+  private startRefresh(): void {
+    for (const m of this.models.values()) {
+      const { refreshIntervalSec, refreshDelaySec, name } = m.config;
+      if (refreshIntervalSec <= 0) continue;
+      const run = () => this.refreshCaches(name).catch((e) => console.warn(`hps: cache refresh of model ${name} failed: ${(e as Error).message}`));
+      const delay = setTimeout(() => {
+        const every = setInterval(run, refreshIntervalSec * 1000);
+        every.unref();
+        this.timers.push(every);
+        void run();
+      }, refreshDelaySec * 1000);
+      delay.unref();
+      this.timers.push(delay);
+    }
   }
 
   /** Imports a table's rows from files (atomic: on failure the table is unchanged). */
@@ -136,7 +291,7 @@ export class ParameterServer {
             rows: m.store ? (meta?.count ?? 0) : null,
             sparseFile: t.config.sparseFile,
             importedFrom: meta?.source ?? null,
-            tiers: t.tiers.map((tier) => tier.name),
+            tiers: tierNames(t.built),
           };
         }),
       })),
@@ -149,15 +304,25 @@ export class ParameterServer {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const m of this.models.values()) await m.store?.close();
+    for (const t of this.timers) clearTimeout(t);
+    await this.pool?.close();
+    for (const m of this.models.values()) {
+      for (const t of m.tables) await t.runtime.close();
+      await m.store?.close();
+    }
   }
 
-  private table(model: string, table: string | number): TableEntry {
-    this.checkOpen();
+  private modelEntry(model: string): ModelEntry {
     const m = this.models.get(model);
     if (!m) {
       throw new HpsError('UNKNOWN_MODEL', `model ${JSON.stringify(model)} is not loaded; known models: ${[...this.models.keys()].join(', ') || '(none)'}`);
     }
+    return m;
+  }
+
+  private table(model: string, table: string | number): TableEntry {
+    this.checkOpen();
+    const m = this.modelEntry(model);
     const entry = typeof table === 'number' ? m.tables[table] : m.tables.find((t) => t.config.name === table);
     if (!entry || (typeof table === 'number' && !Number.isInteger(table))) {
       const known = m.tables.map((t) => `${t.index}: ${t.config.name}`).join(', ');
@@ -172,31 +337,97 @@ export class ParameterServer {
     return store;
   }
 
+  private checkWritable(model: string, entry: TableEntry, op: string): void {
+    const { store, l2 } = entry.built.parts;
+    if (store?.readOnly) {
+      throw new HpsError('READ_ONLY', `${op}: model ${model} table ${entry.config.name}: persistent_db is read-only (read_only: true); open a writable store to change rows`);
+    }
+    if (!store && !l2) {
+      throw new HpsError('READ_ONLY', `${op}: model ${model} table ${entry.config.name} has neither a persistent nor a volatile tier to write to`);
+    }
+  }
+
   private checkOpen(): void {
     if (this.closed) throw new HpsError('CLOSED', 'the ParameterServer is closed');
   }
 }
 
-async function openModel(config: ResolvedConfig, model: ModelConfig, imports: ImportReport[], progress: boolean | undefined, warn: (line: string) => void): Promise<ModelEntry> {
+interface OpenedModel {
+  config: ModelConfig;
+  store: LmdbStore | null;
+  tables: { config: TableConfig; index: number; built: BuiltTable }[];
+}
+
+async function openModel(
+  config: ResolvedConfig, model: ModelConfig, imports: ImportReport[], progress: boolean | undefined,
+  warn: (line: string) => void, log: (line: string) => void,
+): Promise<OpenedModel> {
   const { persistentDb } = config;
   const store = persistentDb.type === 'lmdb' ? LmdbStore.open(persistentDb.path, model.name, { readOnly: persistentDb.readOnly }) : null;
+  const opened: OpenedModel = { config: model, store, tables: [] };
   try {
-    const tables: TableEntry[] = [];
     for (const [index, table] of model.tables.entries()) {
-      const tiers: LookupTier[] = [];
+      let sparse: ImportSource | null = null;
       if (store) {
         await prepareTable(store, table, imports, progress);
-        tiers.push(lmdbTier(store, table.name));
+      } else if (table.sparseFile && config.volatileDb.type !== 'disabled') {
+        // No persistent tier: HPS loaded the sparse files straight into the volatile database.
+        sparse = openHugeCtrFolder(table.sparseFile, table.dim);
       } else if (table.sparseFile) {
-        warn(`hps: model ${model.name} table ${table.name}: sparse file ${table.sparseFile} is not loaded because persistent_db is disabled; lookups return the default vector`);
+        warn(`hps: model ${model.name} table ${table.name}: sparse file ${table.sparseFile} is not loaded because persistent_db and volatile_db are both disabled; lookups return the default vector`);
       }
-      tables.push({ config: table, index, dim: table.dim, defaultRow: new Float32Array(table.dim).fill(table.defaultValue), tiers });
+      opened.tables.push({ config: table, index, built: await buildTable(config, model, table, store, sparse, warn, log) });
     }
-    return { config: model, store, tables };
+    return opened;
   } catch (e) {
-    await store?.close();
+    await closeOpened([opened]);
     throw e;
   }
+}
+
+async function closeOpened(models: OpenedModel[]): Promise<void> {
+  for (const m of models) {
+    for (const t of m.tables) {
+      await (t.built.cudaL1 ?? t.built.parts.l1)?.close();
+      t.built.parts.l2?.close();
+    }
+    await m.store?.close();
+  }
+}
+
+/** `write`, but each distinct line only once (tables of one open share one notice). */
+function once(write: (line: string) => void): (line: string) => void {
+  const seen = new Set<string>();
+  return (line) => {
+    if (seen.has(line)) return;
+    seen.add(line);
+    write(line);
+  };
+}
+
+function tierNames(built: BuiltTable): string[] {
+  const names: string[] = [];
+  if (built.cudaL1) names.push('l1:cuda');
+  if (built.parts.l1) names.push('l1:wasm');
+  if (built.parts.l2) names.push('l2:host-arena');
+  if (built.parts.store) names.push('l3:lmdb');
+  return names;
+}
+
+/** Checks CSR row offsets: ascending, from 0 to `keys`. */
+function checkOffsets(offsets: Uint32Array | readonly number[], keys: number): Uint32Array {
+  if (!(offsets instanceof Uint32Array) && !Array.isArray(offsets)) {
+    throw new HpsError('BAD_KEY', `offsets: expected a Uint32Array or an array of rows + 1 ascending integers, got ${describe(offsets)}`);
+  }
+  if (offsets.length < 1 || offsets[0] !== 0 || offsets[offsets.length - 1] !== keys) {
+    throw new HpsError('BAD_KEY', `offsets: expected rows + 1 ascending entries starting at 0 and ending at keys.length (${keys}), got ${offsets.length} entries from ${offsets[0]} to ${offsets[offsets.length - 1]}`);
+  }
+  for (let i = 1; i < offsets.length; i++) {
+    if (!Number.isInteger(offsets[i]) || offsets[i] < offsets[i - 1]) {
+      throw new HpsError('BAD_KEY', `offsets[${i}]: ${offsets[i]} is not valid: expected an integer >= offsets[${i - 1}] (${offsets[i - 1]})`);
+    }
+  }
+  return offsets instanceof Uint32Array ? offsets : Uint32Array.from(offsets);
 }
 
 /**
@@ -223,17 +454,6 @@ async function prepareTable(store: LmdbStore, table: TableConfig, imports: Impor
   } else if (!store.readOnly) {
     store.ensureTable(table.name, table.dim, table.keyType);
   }
-}
-
-/** The LMDB tier of one table; a table missing from a read-only store answers nothing. */
-function lmdbTier(store: LmdbStore, table: string): LookupTier {
-  return {
-    name: 'lmdb',
-    query: (keys, out, positions) => {
-      if (store.readOnly && !store.table(table)) return positions ?? Uint32Array.from(keys, (_, i) => i);
-      return store.get(table, keys, out, positions);
-    },
-  };
 }
 
 function describe(v: unknown): string {

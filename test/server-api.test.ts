@@ -58,7 +58,7 @@ test('open imports the sparse file once; lookups match the files; absent keys ge
   const empty = await ps.lookup('m', 'empty', [1, 2]);
   assert.equal(Array.from(empty), new Array(6).fill(-1));
   const info = ps.info();
-  assert.equal(info.models[0].tables.map((t) => [t.name, t.index, t.rows, t.tiers]), [['t0', 0, 3000, ['lmdb']], ['empty', 1, 0, ['lmdb']]]);
+  assert.equal(info.models[0].tables.map((t) => [t.name, t.index, t.rows, t.tiers]), [['t0', 0, 3000, ['l1:wasm', 'l2:host-arena', 'l3:lmdb']], ['empty', 1, 0, ['l2:host-arena', 'l3:lmdb']]]);
   await ps.close();
   await expectError(() => ps.lookup('m', 't0', [1]), 'CLOSED', /closed/);
 });

@@ -32,13 +32,16 @@ export class LookupPool {
     this.permits = new Semaphore(inFlight);
     this.piscina = new Piscina({
       filename: workerFile,
-      minThreads: this.threads,
+      // Threads start with the first large request, not at open, and then stay.
+      minThreads: 0,
       maxThreads: this.threads,
       // An idle timeout of 0 restarts threads; these hold wasm instances and LMDB handles, so keep them.
       idleTimeout: 2 ** 31 - 1,
       maxQueue: inFlight,
       workerData: options.setup,
     });
+    // A worker that dies fails its task (see run); the pool-level event needs a listener or it throws.
+    this.piscina.on('error', () => {});
   }
 
   /** Runs one range task, waiting for a permit when the pool is saturated. */
