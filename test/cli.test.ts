@@ -76,8 +76,8 @@ test('import, lookup, export and info on a ps.json', () => {
 
 test('errors go to stderr with exit code 1 and no stack trace', () => {
   const cases: [string[], RegExp][] = [
-    [['lookup', '-c', config, '-m', 'm', '-t', 't', '12', 'abc'], /^hps: lookup: key 1 "abc" is not a decimal integer\n$/],
-    [['lookup', '-c', config, '-m', 'm', '-t', 'nope', '1'], /^hps: model m has no table "nope"; known tables \(index: name\): 0: t\n$/],
+    [['lookup', '-c', config, '-m', 'm', '-t', 't', '12', 'abc'], /^hps: lookup: key 1 "abc" is not a decimal integer$/m],
+    [['lookup', '-c', config, '-m', 'm', '-t', 'nope', '1'], /^hps: model m has no table "nope"; known tables \(index: name\): 0: t$/m],
     [['lookup', '-c', config, '-m', 'x', '-t', 't', '1'], /known models: m/],
     [['import', '-c', config, '-m', 'm', '-t', 't', '--hugectr', join(dir.path, 'missing')], /missing\/key: cannot read/],
     [['import', '-c', config, '-m', 'm', '-t', 't'], /give exactly one of --hugectr, --npy, --jsonl/],
