@@ -29,7 +29,8 @@ export interface NativeCacheOptions {
 /** The raw addon cache. Buffers passed in must stay unchanged until the returned promise settles. */
 export interface NativeCache {
   readonly capacity: number;
-  query(keys: BigInt64Array, out: Float32Array): Promise<Uint32Array>;
+  /** `base` is added to every missing position (when the call is one chunk of a larger query). */
+  query(keys: BigInt64Array, out: Float32Array, base?: number): Promise<Uint32Array>;
   /** combiner 0: sum, 1: mean, 2: sqrtn. */
   pooled(keys: BigInt64Array, offsets: Uint32Array, weights: Float32Array | null, combiner: 0 | 1 | 2, out: Float32Array): Promise<Uint32Array>;
   /** Resolves to [new keys, replaced keys, evicted keys]. */

@@ -83,6 +83,7 @@ class Cache : public Napi::ObjectWrap<Cache> {
     r->keys = dataOf<int64_t>(keys);
     r->n = static_cast<uint32_t>(keys.ElementLength());
     r->out = dataOf<float>(out);
+    if (info.Length() > 2 && info[2].IsNumber()) r->base = info[2].As<Napi::Number>().Uint32Value();
     return start(info, std::move(r), {keys, out});
   }
 
@@ -187,9 +188,16 @@ void Cache::settle(Napi::Env env, Pending* p) {
   switch (r->op) {
     case Op::Query:
     case Op::Pooled: {
-      auto missing = Napi::Uint32Array::New(env, r->missing.size());
-      std::copy(r->missing.begin(), r->missing.end(), missing.Data());
-      p->deferred.Resolve(missing);
+      // The positions were written on the worker thread; JavaScript gets them without a copy.
+      size_t count = r->missing.size();
+      if (count == 0) {
+        p->deferred.Resolve(Napi::Uint32Array::New(env, 0));
+        return;
+      }
+      auto* owned = new std::vector<uint32_t>(std::move(r->missing));
+      auto buf = Napi::ArrayBuffer::New(env, owned->data(), count * sizeof(uint32_t),
+                                        [](Napi::Env, void*, std::vector<uint32_t>* v) { delete v; }, owned);
+      p->deferred.Resolve(Napi::Uint32Array::New(env, count, buf, 0));
       return;
     }
     case Op::Insert: {

@@ -42,6 +42,7 @@ struct Request {
   uint32_t rows = 0;
   const float* weights = nullptr;
   int combiner = kSum;
+  uint32_t base = 0;               // query: added to every missing position (a chunk of a larger call)
   // Results.
   std::vector<uint32_t> missing;
   unsigned long long counts[3] = {0, 0, 0};

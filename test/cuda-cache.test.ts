@@ -44,10 +44,10 @@ if (!native.ok) {
   }
 
   // Same stream into both caches, sized so that neither evicts: every answer must be identical.
-  async function sameAsWasm(opts: { dim: number; policy: CachePolicy; seed: number; ops: number; devices?: number[]; mode?: 'replicated' | 'sharded'; directWrite?: boolean; tile?: 8 | 16 | 32 }): Promise<void> {
+  async function sameAsWasm(opts: { dim: number; policy: CachePolicy; seed: number; ops: number; devices?: number[]; mode?: 'replicated' | 'sharded'; directWrite?: boolean; tile?: 8 | 16 | 32; chunk?: number }): Promise<void> {
     const { dim, seed } = opts;
     const rand = rng(seed);
-    const gpu = CudaEmbeddingCache.create({ dim, capacity: 16384, policy: opts.policy, devices: opts.devices, deviceMode: opts.mode, directWrite: opts.directWrite, queryTile: opts.tile });
+    const gpu = CudaEmbeddingCache.create({ dim, capacity: 16384, policy: opts.policy, devices: opts.devices, deviceMode: opts.mode, directWrite: opts.directWrite, queryTile: opts.tile, queryChunk: opts.chunk });
     const cpu = WasmEmbeddingCache.create({ dim, capacity: 1 << 16, policy: opts.policy, ways: 32 });
     const universe = randomKeys(rand, 3000);
     const pinned = gpu.pinnedFloat32(400 * dim);
@@ -94,14 +94,14 @@ if (!native.ok) {
   test('same as WasmEmbeddingCache at dim 13 (unaligned rows), LFU, query tile 16', async () => {
     await sameAsWasm({ dim: 13, policy: 'lfu', seed: 2, ops: 300, tile: 16 });
   });
-  test('same as WasmEmbeddingCache with rows copied back from device memory (directWrite off), tile 32', async () => {
-    await sameAsWasm({ dim: 64, policy: 'lru', seed: 3, ops: 200, directWrite: false, tile: 32 });
+  test('same as WasmEmbeddingCache with rows copied back from device memory (directWrite off), tile 32, queries in chunks of 64', async () => {
+    await sameAsWasm({ dim: 64, policy: 'lru', seed: 3, ops: 200, directWrite: false, tile: 32, chunk: 64 });
   });
   test('replicated on device 0 listed twice: same answers as WasmEmbeddingCache', async () => {
     await sameAsWasm({ dim: 16, policy: 'lru', seed: 4, ops: 300, devices: [0, 0], mode: 'replicated' });
   });
-  test('sharded over device 0 listed three times: same answers as WasmEmbeddingCache', async () => {
-    await sameAsWasm({ dim: 16, policy: 'lfu', seed: 5, ops: 300, devices: [0, 0, 0], mode: 'sharded' });
+  test('sharded over device 0 listed three times: same answers as WasmEmbeddingCache (queries in chunks of 50)', async () => {
+    await sameAsWasm({ dim: 16, policy: 'lfu', seed: 5, ops: 300, devices: [0, 0, 0], mode: 'sharded', chunk: 50 });
   });
 
   // A model of what is cached, with each key's last access (call number) and access count, checked
@@ -190,10 +190,10 @@ if (!native.ok) {
   test('LFU evictions follow the policy within full buckets', async () => evictionRules('lfu', 12, 'replicated', [0]));
   test('sharded LRU over device 0 twice: evictions follow the policy per shard', async () => evictionRules('lru', 13, 'sharded', [0, 0]));
 
-  test('requests in flight at once settle in submission order (insert, query, update, query, erase, query)', async () => {
+  test('requests in flight at once (queries split in chunks) settle in submission order: insert, query, update, query, erase, query', async () => {
     const dim = 24;
     const rand = rng(21);
-    const gpu = CudaEmbeddingCache.create({ dim, capacity: 1 << 15, inFlight: 3 });
+    const gpu = CudaEmbeddingCache.create({ dim, capacity: 1 << 15, inFlight: 3, queryChunk: 1000 });
     try {
       const keys = distinct(randomKeys(rand, 5000));
       const v1 = randomRows(rand, keys.length, dim);

@@ -143,7 +143,50 @@ async function main(): Promise<void> {
     tPar.push(performance.now() - t0);
   }
   report('pinned, 4 calls in flight (time per call)', tPar, outs.length);
+  const allMiss = cache.pinnedKeys(batch);
+  fillKeys(allMiss);
+  const overhead = await timeSeq(allMiss, outPinned);
+  console.log(`all-miss batch (no rows cross the bus), pinned: ${median(overhead).toFixed(2)} ms`);
   await cache.close();
+
+  // How rows reach host memory: threads per key in the query kernel (8/16/32; the kernel writes hit
+  // rows over PCIe) and the copy-back path (directWrite off: rows gathered on the device, one copy
+  // engine transfer, then the hit runs copied). Smaller table (2 Mi rows), same batch shape.
+  const variants: Record<string, unknown>[] = [];
+  const small = 3 << 19;
+  const shapes = [
+    { tile: 8, directWrite: true, chunk: 0 }, { tile: 8, directWrite: true, chunk: 1 << 16 }, { tile: 8, directWrite: true, chunk: 1 << 17 },
+    { tile: 8, directWrite: true, chunk: 1 << 18 }, { tile: 32, directWrite: true, chunk: 1 << 17 }, { tile: 8, directWrite: false, chunk: 1 << 17 },
+  ] as const;
+  for (const v of shapes) {
+    const c2 = CudaEmbeddingCache.create({ dim, capacity: 2 << 20, queryTile: v.tile, directWrite: v.directWrite, queryChunk: v.chunk });
+    for (let first = 0; first < small; first += chunk) {
+      const n = Math.min(chunk, small - first);
+      for (let i = 0; i < n; i++) fillRow(rows, i * dim, first + i);
+      await c2.insert(all.subarray(first, first + n), rows.subarray(0, n * dim));
+    }
+    const k2 = c2.pinnedKeys(batch);
+    fillKeys(k2);
+    for (let i = 0; i < batch; i++) if (next32() % 100 < 60) k2[i] = all[next32() % small];
+    const o2 = c2.pinnedFloat32(batch * dim);
+    const m2 = await c2.query(k2, o2);
+    const b2 = batch * 8 + (batch - m2.length) * dim * 4;
+    const t = async (k: BigInt64Array, o: Float32Array) => {
+      const times: number[] = [];
+      for (let r = 0; r < reps + 2; r++) {
+        const t0 = performance.now();
+        await c2.query(k, o);
+        if (r >= 2) times.push(performance.now() - t0);
+      }
+      return median(times);
+    };
+    const pinnedMs = await t(k2, o2);
+    const plainMs = await t(k2.slice(), new Float32Array(batch * dim));
+    const row = { ...v, hitRate: 1 - m2.length / batch, pinnedMs, plainMs, pinnedOfPcieBound: b2 / (PCIE_GBS * 1e9) * 1e3 / pinnedMs, plainOfPcieBound: b2 / (PCIE_GBS * 1e9) * 1e3 / plainMs };
+    variants.push(row);
+    console.log(`tile ${v.tile} directWrite ${v.directWrite} chunk ${v.chunk}: pinned ${pinnedMs.toFixed(2)} ms (${row.pinnedOfPcieBound.toFixed(2)}x bound), plain ${plainMs.toFixed(2)} ms (${row.plainOfPcieBound.toFixed(2)}x)`);
+    await c2.close();
+  }
 
   const result = {
     suite: 'gpu',
@@ -152,7 +195,7 @@ async function main(): Promise<void> {
     quick,
     kernel: kernelJson && existsSync(kernelJson) ? JSON.parse(readFileSync(kernelJson, 'utf8')) : null,
     hkvFindKeysPerSecond: { '0.5': 2.26 * 2 ** 30, '0.75': 2.22 * 2 ** 30, '1': 2.35 * 2 ** 30 },
-    endToEnd: { check, capacity, dim, batch, loadFactor, hitRate, fillSeconds: fillMs / 1000, bytesMoved: bytes, pcieGBs: PCIE_GBS, pcieBoundMs: boundMs, runs },
+    endToEnd: { check, capacity, dim, batch, loadFactor, hitRate, fillSeconds: fillMs / 1000, bytesMoved: bytes, pcieGBs: PCIE_GBS, pcieBoundMs: boundMs, runs, allMissPinnedMs: median(overhead), variants },
   };
   writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
   console.log(`-> ${out}`);

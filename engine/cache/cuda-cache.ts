@@ -29,6 +29,11 @@ export interface CudaCacheOptions {
    * gathers rows in device memory and copies the whole block back (single and replicated tables).
    */
   directWrite?: boolean;
+  /**
+   * Queries longer than 1.5x this many keys are split into chunks of it, in flight together, so that
+   * one chunk's transfers and host work overlap the next one's kernel (default 131072; 0: never).
+   */
+  queryChunk?: number;
 }
 
 /**
@@ -53,6 +58,7 @@ export class CudaEmbeddingCache implements EmbeddingCache {
   readonly device: NativeDeviceInfo;
 
   private readonly addon: NativeAddon;
+  private readonly queryChunk: number;
   private native: NativeCache | null;
   private readonly counters = { size: 0, hits: 0, misses: 0, insertions: 0, evictions: 0 };
 
@@ -84,6 +90,8 @@ export class CudaEmbeddingCache implements EmbeddingCache {
     if (tile !== 8 && tile !== 16 && tile !== 32) throw badConfig('queryTile', tile, '8, 16 or 32');
     const directWrite = o.directWrite ?? true;
     if (typeof directWrite !== 'boolean') throw badConfig('directWrite', directWrite, 'a boolean');
+    const queryChunk = o.queryChunk ?? 131072;
+    if (!Number.isInteger(queryChunk) || queryChunk < 0) throw badConfig('queryChunk', queryChunk, 'an integer >= 0');
     try {
       this.native = new addon.Cache({
         dim: o.dim, capacity: o.capacity, policy: policy === 'lfu' ? 1 : 0, devices: [...devices],
@@ -93,6 +101,7 @@ export class CudaEmbeddingCache implements EmbeddingCache {
       throw new HpsError('CAPACITY', `CudaEmbeddingCache: could not create a table of ${o.capacity} rows x ${o.dim} floats on device(s) ${devices.join(', ')}: ${(e as Error).message}`, { cause: e });
     }
     this.addon = addon;
+    this.queryChunk = queryChunk;
     this.dim = o.dim;
     this.policy = policy;
     this.devices = Object.freeze([...devices]);
@@ -120,8 +129,22 @@ export class CudaEmbeddingCache implements EmbeddingCache {
     const c = this.open();
     checkKeys(keys);
     checkOut(out, keys.length, this.dim, 'keys.length');
-    if (keys.length === 0) return new Uint32Array(0);
-    const missing = await call(c.query(keys, out), 'query');
+    const n = keys.length, chunk = this.queryChunk;
+    if (n === 0) return new Uint32Array(0);
+    let missing: Uint32Array;
+    if (chunk === 0 || n <= chunk * 1.5) {
+      missing = await call(c.query(keys, out), 'query');
+    } else {
+      const parts: Promise<Uint32Array>[] = [];
+      for (let lo = 0; lo < n; lo += chunk) {
+        const hi = Math.min(n, lo + chunk);
+        parts.push(c.query(keys.subarray(lo, hi), out.subarray(lo * this.dim, hi * this.dim), lo));
+      }
+      const got = await call(Promise.all(parts), 'query');
+      missing = new Uint32Array(got.reduce((a, m) => a + m.length, 0));
+      let at = 0;
+      for (const m of got) { missing.set(m, at); at += m.length; }
+    }
     this.counters.hits += keys.length - missing.length;
     this.counters.misses += missing.length;
     return missing;
