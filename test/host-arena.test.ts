@@ -1,5 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { Worker } from 'node:worker_threads';
+import { HpsError } from '../engine/errors.js';
 import { HostArena } from '../engine/host/host-arena.js';
 import { compare, randomKeys, randomRows, rng, RowModel } from './helpers/host-random.js';
 
@@ -132,6 +134,28 @@ test('an attached view in the same thread sees the same data and writes', () => 
   b.close();
   assert.throws(() => b.lookup(keys, new Float32Array(3000)), /closed/);
   check(a, model, keys, 'view a after b closed');
+});
+
+test('reader slots: 128 views per partition; close() and releaseThread() give slots back', async () => {
+  const arena = HostArena.create({ dim: 2, numPartitions: 1 });
+  const views: HostArena[] = [];
+  for (let i = 1; i < 128; i++) views.push(HostArena.attach(arena.handle()));
+  assert.throws(() => HostArena.attach(arena.handle()), (e: Error) => e instanceof HpsError && e.code === 'CAPACITY' && /128 reader slots/.test(e.message));
+  views.pop()!.close();
+  views.push(HostArena.attach(arena.handle()));
+  for (const v of views) v.close();
+  // A worker that attaches and is terminated without close() keeps its slot until releaseThread.
+  const worker = new Worker(`import { workerData, parentPort } from 'node:worker_threads';
+    const { HostArena } = await import(workerData.url);
+    HostArena.attach(workerData.handle);
+    parentPort.postMessage('attached');
+    setInterval(() => {}, 1000);`, { eval: true, workerData: { url: new URL('../engine/host/host-arena.js', import.meta.url).href, handle: arena.handle() } });
+  await new Promise((resolve) => worker.once('message', resolve));
+  const id = worker.threadId;
+  await worker.terminate();
+  assert.is(arena.releaseThread(id), 1);
+  assert.is(arena.releaseThread(id), 0);
+  arena.close();
 });
 
 test.run();

@@ -218,6 +218,8 @@ static uint32_t hm_cap_for(const hm_header *h, uint64_t keys) {
 static inline void hm_begin(uint8_t *rec) {
   uint32_t v = *hm_ver(rec);
   __atomic_store_n(hm_ver(rec), v | BUSY, SC);
+  // The row's stores must not become visible before the odd version (a release store alone allows it).
+  __atomic_thread_fence(SC);
 }
 static inline void hm_end(uint8_t *rec, uint32_t free) {
   uint32_t v = *hm_ver(rec);
@@ -301,11 +303,12 @@ EMSCRIPTEN_KEEPALIVE uint32_t hm_init(hm_header *h, uint32_t dim, uint32_t polic
   return (uint32_t)hm_rebuild(h, hm_cap_for(h, initial_keys));
 }
 
-/** Claims a reader slot for a thread; returns its number, or -1 when all are taken. */
-EMSCRIPTEN_KEEPALIVE int32_t hm_claim(hm_header *h) {
+/** Claims a reader slot for thread `owner` (its threadId + 1); returns its number, or -1 when all are taken. */
+EMSCRIPTEN_KEEPALIVE int32_t hm_claim(hm_header *h, uint32_t owner) {
+  if (!owner) return -1;   // 0 marks a free slot
   for (uint32_t i = 0; i < MAX_READERS; i++) {
     uint32_t expected = 0;
-    if (__atomic_compare_exchange_n(&h->readers[i].claimed, &expected, 1u, 0, SC, SC)) return (int32_t)i;
+    if (__atomic_compare_exchange_n(&h->readers[i].claimed, &expected, owner, 0, SC, SC)) return (int32_t)i;
   }
   return -1;
 }
@@ -313,6 +316,14 @@ EMSCRIPTEN_KEEPALIVE int32_t hm_claim(hm_header *h) {
 EMSCRIPTEN_KEEPALIVE void hm_release(hm_header *h, uint32_t slot) {
   __atomic_store_n(&h->readers[slot].epoch, 0u, SC);
   __atomic_store_n(&h->readers[slot].claimed, 0u, SC);
+}
+
+/** Releases every slot of thread `owner` (one that ended without closing its views); returns how many. */
+EMSCRIPTEN_KEEPALIVE uint32_t hm_release_owner(hm_header *h, uint32_t owner) {
+  uint32_t n = 0;
+  for (uint32_t i = 0; i < MAX_READERS; i++)
+    if (__atomic_load_n(&h->readers[i].claimed, SC) == owner) { hm_release(h, i); n++; }
+  return n;
 }
 
 /** Scratch area of reader `slot` of at least `bytes` (writer lock held); 0 when memory is exhausted. */

@@ -345,6 +345,17 @@ export class HostArena {
     for (const p of this.parts) p.release();
   }
 
+  /**
+   * Gives back the reader slots of views a thread held when it ended without close() (a worker that
+   * was terminated or crashed): call it from the thread that saw the worker exit, with its threadId.
+   * Returns the number of slots released over all partitions.
+   */
+  releaseThread(threadId: number): number {
+    let n = 0;
+    for (const p of this.parts) n += p.k.hm_release_owner(H, threadId + 1);
+    return n;
+  }
+
   private checkOpen(op: string): void {
     if (this.closed) throw new HpsError('CLOSED', `HostArena.${op}: this arena view was closed`);
   }

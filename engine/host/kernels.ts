@@ -8,9 +8,11 @@ export interface HostKernels {
   /** Lays out a partition in a fresh memory; 0, or 1 when the memory cannot hold it. */
   hm_init(header: number, dim: number, policy: number, chunkBytes: number, margin: number, target: number,
     initialKeys: number, maxLoadQ16: number, seed: number): number;
-  /** Claims a reader slot (one per thread and partition); -1 when all are taken. */
-  hm_claim(header: number): number;
+  /** Claims a reader slot for thread `owner` (threadId + 1); -1 when all are taken. */
+  hm_claim(header: number, owner: number): number;
   hm_release(header: number, slot: number): void;
+  /** Releases every slot of thread `owner` (threadId + 1); returns how many. */
+  hm_release_owner(header: number, owner: number): number;
   /** Scratch of at least `bytes` for reader `slot` (writer lock held); 0 when memory is exhausted. */
   hm_scratch(header: number, slot: number, bytes: number): number;
   /**

@@ -1,3 +1,4 @@
+import { threadId } from 'node:worker_threads';
 import { HpsError } from '../errors.js';
 import { instantiateKernels } from '../wasm.js';
 import { HEADER_OFFSET, READ_FENCE, Stat, type HostKernels } from './kernels.js';
@@ -27,8 +28,8 @@ export class PartitionView {
     this.memory = memory;
     this.k = instantiateKernels(memory, module) as HostKernels;
     this.lockWord = new Int32Array(memory.buffer, 0, LOCK_INDEX + 1);
-    const slot = this.k.hm_claim(HEADER_OFFSET);
-    if (slot < 0) throw new HpsError('CAPACITY', 'HostArena: all 128 reader slots of a partition are taken (one per thread attached); close() arenas of finished threads');
+    const slot = this.k.hm_claim(HEADER_OFFSET, threadId + 1);
+    if (slot < 0) throw new HpsError('CAPACITY', 'HostArena: all 128 reader slots of a partition are taken (one per attached view); close() views that are done, or releaseThread(threadId) of threads that ended');
     this.slot = slot;
     const bytes = chunkKeys * (8 + rowBytes + 4 + 4);
     this.lock();
