@@ -95,6 +95,8 @@ test('chart has one bar and one target tick per ratio; docs keep the GPU and Ana
   assert.is((svg.match(/<rect /g) ?? []).length, 1 + 2, 'background + one bar per ratio');
   assert.ok(svg.includes('#2e8b57') && svg.includes('#c0392b'), 'one met, one not met');
   assert.ok(svg.includes('title &amp; &lt;test&gt;'));
+  for (const [, text] of svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)) assert.not.ok(/>|&(?!(amp|lt|gt);)/.test(text), `raw markup in ${text}`);
+  assert.ok(svg.includes('(&gt;= 1.6x)'));
 
   const root = join(tmp, 'repo');
   mkdirSync(join(root, 'docs'), { recursive: true });

@@ -33,7 +33,7 @@ export function ratioChart(rows: { suite: string; ratio: Ratio }[], title: strin
     parts.push(`<text x="${labelWidth - 8}" y="${y + 16}" text-anchor="end">${esc(`${suite}: ${ratio.name}`)}</text>`);
     parts.push(`<rect x="${labelWidth}" y="${y + 5}" width="${Math.max(1, x(ratio.value) - labelWidth).toFixed(1)}" height="${rowHeight - 10}" fill="${colour}"/>`);
     parts.push(`<line x1="${x(ratio.target).toFixed(1)}" y1="${y + 1}" x2="${x(ratio.target).toFixed(1)}" y2="${y + rowHeight - 1}" stroke="black" stroke-width="2"/>`);
-    parts.push(`<text x="${(Math.max(x(ratio.value), x(ratio.target)) + 6).toFixed(1)}" y="${y + 16}">${ratio.value.toFixed(2)}x (${ratio.direction} ${ratio.target}x)</text>`);
+    parts.push(`<text x="${(Math.max(x(ratio.value), x(ratio.target)) + 6).toFixed(1)}" y="${y + 16}">${esc(`${ratio.value.toFixed(2)}x (${ratio.direction} ${ratio.target}x)`)}</text>`);
   });
   parts.push('</svg>');
   return parts.join('\n') + '\n';

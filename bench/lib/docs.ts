@@ -76,7 +76,7 @@ function renderDoc(results: SuiteResult[], kept: string[]): string {
     );
     for (const r of results) {
       lines.push(`## ${r.suite}`, '', `Scale \`${r.scale}\`, ${r.date}. Sizes: ${Object.entries(r.sizes).map(([k, v]) => `${k} ${v}`).join(', ')}.`, '');
-      lines.push(`Reproduce: \`npm run bench -- --only ${r.suite}\`${r.scale === 'quick' ? ' --quick' : ''}.`, '');
+      lines.push(`Reproduce: \`npm run bench -- --only ${r.suite}${r.scale === 'full' ? '' : ` --scale ${r.scale}`}\`.`, '');
       if (r.figures.length) lines.push(markdownTable(FIGURE_HEAD, figureRows(r.figures)), '');
       if (r.ratios.length) lines.push(markdownTable(RATIO_HEAD, ratioRows(r.ratios)), '');
       for (const f of r.figures.filter((x) => x.note)) lines.push(`- ${f.name}: ${f.note}`);
