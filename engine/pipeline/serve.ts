@@ -112,7 +112,8 @@ function insertFound(
   if (Atomics.load(tiers.epoch, 0) !== epoch) tier.erase(k);
 }
 
-function deferLogged(work: () => void): void {
+/** Runs `work` on a later turn of the event loop, logging a failure (no request is left to fail). */
+export function deferLogged(work: () => void): void {
   setImmediate(() => {
     try {
       work();

@@ -5,7 +5,7 @@ import { TableStats } from '../stats/table-stats.js';
 import { addCounts, emptyCounts, type TierCounts } from './counts.js';
 import { pickKeys, placeRows } from './compact.js';
 import type { PipelineKernels, Combiner } from './kernels-wasm.js';
-import { serveUnique, warmingTiers } from './serve.js';
+import { deferLogged, serveUnique, warmingTiers } from './serve.js';
 import { tiersOf, type TableParts, type TableSetup } from './table-setup.js';
 import type { TableTiers } from './tiers.js';
 
@@ -35,6 +35,11 @@ export class TableRuntime {
   /** The same tiers without L1, for what a CUDA L1 missed. */
   private readonly lowerTiers: TableTiers;
   private readonly epoch: Int32Array;
+  private closed = false;
+  /** Deferred cache insertions; dropped once the table is closed. */
+  private readonly defer = (work: () => void) => deferLogged(() => {
+    if (!this.closed) work();
+  });
 
   constructor(private readonly o: TableRuntimeOptions) {
     this.setup = o.setup;
@@ -131,6 +136,7 @@ export class TableRuntime {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await this.o.cudaL1?.close();
     await this.parts.l1?.close();
     this.parts.l2?.close();
@@ -179,14 +185,14 @@ export class TableRuntime {
     };
     const hitRate = counts.l1Hits / unique.length;
     if (syncInsert || hitRate < tiers.hitRateThreshold) await insert();
-    else insert().catch((err) => console.warn(`hps: a deferred GPU cache insertion failed: ${(err as Error).message}`));
+    else if (!this.closed) insert().catch((err) => console.warn(`hps: a deferred GPU cache insertion failed: ${(err as Error).message}`));
     return counts;
   }
 
   /** The synchronous pipeline, inline for small requests, split across the workers for large ones. */
   private async serveLower(unique: BigInt64Array, rows: Float32Array, tiers: TableTiers, warm: boolean): Promise<TierCounts> {
     const pool = this.o.pool;
-    if (pool === null || unique.length < this.o.splitMinKeys) return serveUnique(tiers, unique, rows);
+    if (pool === null || unique.length < this.o.splitMinKeys) return serveUnique(tiers, unique, rows, this.defer);
     const keysShared = new SharedArrayBuffer(unique.byteLength);
     new BigInt64Array(keysShared).set(unique);
     const rowsShared = new SharedArrayBuffer(rows.byteLength);
