@@ -35,7 +35,7 @@ export const hostSuite: Suite = {
       const rate = rateSync(`host ${stream}`, () => {
         arena.lookup(batchKeys(table, stream, b++), out);
       }, table.batch, ctx.measure);
-      ctx.record('host', report.figure(`host 1 thread ${stream}`, 'keys/s', rate));
+      ctx.record('host', report.figure(`host 1 thread ${stream}`, 'keys/s', rate, `${((rate.median * table.dim * 4) / 1e9).toFixed(2)} GB/s of rows`));
     }
     for (const stream of STREAMS) {
       const limit = ctx.borrow(report, 'limit', `limit ${stream}`);
