@@ -32,7 +32,8 @@
 #define ALIGN 64u
 #define PAGE 65536u
 
-typedef struct { uint32_t claimed, epoch, scratch, scratch_bytes; } hm_reader;
+// One cache line per reader thread: its epoch and counters are written on every lookup.
+typedef struct { uint32_t claimed, epoch, scratch, scratch_bytes; uint64_t hits, misses; uint32_t pad[8]; } hm_reader;
 typedef struct { uint32_t off, bytes, epoch, pad; } hm_region;
 
 typedef struct {
@@ -44,14 +45,16 @@ typedef struct {
   uint32_t epoch, clock, rng, margin;           // 80
   uint32_t target, max_load_q16, min_cap, num_free;        // 96
   uint32_t num_retired, pad0, pad1, pad2;       // 112
-  uint64_t hits, misses, insertions, replacements, evictions, erasures; // 128
-  hm_reader readers[MAX_READERS];               // 176
+  uint64_t insertions, replacements, evictions, erasures; // 128
+  uint32_t pad3[8];
+  hm_reader readers[MAX_READERS];               // 192
   hm_region free_list[MAX_REGIONS];
   hm_region retired[MAX_REGIONS];
   uint32_t hist[HIST];
 } hm_header;
 
-_Static_assert(sizeof(hm_header) == 176 + MAX_READERS * 16 + 2 * MAX_REGIONS * 16 + HIST * 4, "layout");
+_Static_assert(sizeof(hm_reader) == 64, "one cache line per reader");
+_Static_assert(sizeof(hm_header) == 192 + MAX_READERS * 64 + 2 * MAX_REGIONS * 16 + HIST * 4, "layout");
 
 typedef struct { uint32_t cap, pad[15]; } hm_index;   // followed by u32 slots[cap]
 
@@ -408,8 +411,9 @@ EMSCRIPTEN_KEEPALIVE uint32_t hm_gather(hm_header *h, uint32_t slot, const int64
     if (!hit) { hm_zero(dst, row_bytes); miss[misses++] = miss_base + i; }
   }
   __atomic_store_n(&me->epoch, 0u, SC);
-  __atomic_fetch_add(&h->hits, (uint64_t)(n - misses), RLX);
-  __atomic_fetch_add(&h->misses, (uint64_t)misses, RLX);
+  // Only this slot's thread writes its counters (plain 8-byte stores); hm_stat sums every slot's.
+  *(volatile uint64_t *)&me->hits += n - misses;
+  *(volatile uint64_t *)&me->misses += misses;
   return misses;
 }
 
@@ -573,8 +577,13 @@ EMSCRIPTEN_KEEPALIVE uint32_t hm_clear(hm_header *h) {
 EMSCRIPTEN_KEEPALIVE double hm_stat(hm_header *h, uint32_t which) {
   switch (which) {
     case 0: return __atomic_load_n(&h->size, SC);
-    case 1: return (double)__atomic_load_n(&h->hits, RLX);
-    case 2: return (double)__atomic_load_n(&h->misses, RLX);
+    case 1: case 2: {
+      // Slots keep their counters when released, so lookups of ended threads still count.
+      uint64_t sum = 0;
+      for (uint32_t i = 0; i < MAX_READERS; i++)
+        sum += which == 1 ? *(volatile uint64_t *)&h->readers[i].hits : *(volatile uint64_t *)&h->readers[i].misses;
+      return (double)sum;
+    }
     case 3: return (double)h->insertions;
     case 4: return (double)h->replacements;
     case 5: return (double)h->evictions;
