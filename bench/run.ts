@@ -7,6 +7,7 @@ import { SuiteReport, writeResult, type Scale } from './lib/results.js';
 import { printSuite } from './lib/format.js';
 import { SCALES } from './lib/scales.js';
 import { SUITES } from './suites/index.js';
+import { loadAverage } from './lib/cpu.js';
 import { writeDocs } from './lib/docs.js';
 
 /**
@@ -40,6 +41,8 @@ let failed = 0;
 for (const suite of selected) {
   console.log(`\n-- ${suite.name}: ${suite.description}`);
   const report = new SuiteReport(suite.name, scale);
+  const load = loadAverage();
+  if (load !== null) report.note(`load average at start: ${load.toFixed(2)} on ${machine.cores} cores (other processes share this machine)`);
   const t0 = Date.now();
   try {
     await suite.run(ctx, report);

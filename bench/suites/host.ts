@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { loadEngine } from '../lib/engine.js';
 import { batchKeys, checkBatch, distinctFraction, STREAMS, type HostTable, type StreamName } from '../lib/host-table.js';
 import { rateAsync, rateSync } from '../lib/measure.js';
+import { processCpuSeconds } from '../lib/cpu.js';
 import type { RunContext } from '../lib/context.js';
 import type { Suite } from '../lib/suite.js';
 
@@ -53,6 +54,8 @@ export const hostSuite: Suite = {
           // Warm-up: wasm starts in V8's baseline tier in each new thread and tiers up while it runs.
           for (let w = 0; w < 3; w++) await Promise.all(pool.map((wk) => wk.run({ stream, first: 0, count: table.batches })));
           let first = 0;
+          const cpu0 = processCpuSeconds();
+          const wall0 = performance.now();
           const rate = await rateAsync(`host ${workers} workers ${stream}`, async () => {
             const start = first;
             first += perTask;
@@ -61,7 +64,7 @@ export const hostSuite: Suite = {
             if (missing) throw new Error(`host: a worker found ${missing} keys missing; every key is resident`);
           }, workers * perTask * table.batch, ctx.measure);
           ctx.record('host', report.figure(`host ${workers} worker${workers > 1 ? 's' : ''} ${stream}`, 'keys/s', rate,
-            `${perTask} batches per task per worker`));
+            `${perTask} batches per task per worker${coresNote(cpu0, wall0)}`));
         }
       } finally {
         await Promise.all(pool.map((w) => w.stop()));
@@ -143,4 +146,11 @@ async function startWorkers(arena: HostArena, table: HostTable, count: number): 
       },
     };
   }));
+}
+
+/** How many cores the process got while a figure was measured (its CPU time over the wall time). */
+function coresNote(cpu0: number | null, wall0: number): string {
+  const cpu1 = processCpuSeconds();
+  if (cpu0 === null || cpu1 === null) return '';
+  return `; the process got ${((cpu1 - cpu0) / ((performance.now() - wall0) / 1000)).toFixed(2)} cores meanwhile`;
 }
