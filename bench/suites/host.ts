@@ -33,10 +33,12 @@ export const hostSuite: Suite = {
     for (const stream of STREAMS) {
       verify(arena, table, stream, out);
       let b = 0;
+      const cpu0 = processCpuSeconds();
+      const wall0 = performance.now();
       const rate = rateSync(`host ${stream}`, () => {
         arena.lookup(batchKeys(table, stream, b++), out);
       }, table.batch, ctx.measure);
-      ctx.record('host', report.figure(`host 1 thread ${stream}`, 'keys/s', rate, `${((rate.median * table.dim * 4) / 1e9).toFixed(2)} GB/s of rows`));
+      ctx.record('host', report.figure(`host 1 thread ${stream}`, 'keys/s', rate, `${((rate.median * table.dim * 4) / 1e9).toFixed(2)} GB/s of rows${coresNote(cpu0, wall0)}`));
     }
     for (const stream of STREAMS) {
       const limit = ctx.borrow(report, 'limit', `limit ${stream}`);
