@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { Command } from 'commander';
 import { buildHostTable, batchKeys, type StreamName } from './lib/host-table.js';
 import { HostArena } from '../engine/host/host-arena.js';
+import { printSelfTime, type CpuProfile } from './lib/cpuprofile.js';
 
 /**
  * Profiles the host workload's lookup loop with V8's sampling profiler (node:inspector) and prints the
@@ -43,54 +43,6 @@ const seconds = (performance.now() - t0) / 1000;
 const { profile } = await session.post('Profiler.stop');
 session.disconnect();
 
-const wasmNames = exportedFunctions(readFileSync(new URL('../../wasm/hps.wasm', import.meta.url)));
-const self = new Map<string, number>();
-const dt = profile.timeDeltas ?? [];
-const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-const samples = profile.samples ?? [];
-let total = 0;
-samples.forEach((id, i) => {
-  const n = byId.get(id)!;
-  const f = n.callFrame;
-  const wasm = /^wasm-function\[(\d+)\]$/.exec(f.functionName);
-  if (wasm) f.functionName = `wasm ${wasmNames.get(Number(wasm[1])) ?? f.functionName}`;
-  const name = `${f.functionName || '(anonymous)'} ${f.url ? f.url.replace(/^.*\/(dist|node_modules)\//, '$1/') + ':' + (f.lineNumber + 1) : ''}`.trim();
-  const t = dt[i] ?? 0;
-  self.set(name, (self.get(name) ?? 0) + t);
-  total += t;
-});
 console.log(`host lookups: ${opts.keys} keys x dim ${opts.dim}, ${opts.partitions} partitions, batch ${opts.batch}, ${opts.stream}: ${(keys / seconds / 1e6).toFixed(2)} M keys/s (${((keys * opts.dim * 4) / seconds / 1e9).toFixed(2)} GB/s of rows) while profiled`);
 console.log('self time:');
-for (const [name, t] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 15)) console.log(`${((100 * t) / total).toFixed(1).padStart(6)}%  ${name}`);
-
-/** Function index -> export name, from the export section of a wasm binary (V8 profiles show indices). */
-function exportedFunctions(bin: Uint8Array): Map<number, string> {
-  let at = 8;
-  const leb = () => {
-    let v = 0, shift = 0, b: number;
-    do {
-      b = bin[at++];
-      v |= (b & 0x7f) << shift;
-      shift += 7;
-    } while (b & 0x80);
-    return v >>> 0;
-  };
-  const names = new Map<number, string>();
-  while (at < bin.length) {
-    const id = bin[at++];
-    const size = leb();
-    const end = at + size;
-    if (id === 7) {
-      for (let count = leb(); count > 0; count--) {
-        const len = leb();
-        const name = new TextDecoder().decode(bin.subarray(at, at + len));
-        at += len;
-        const kind = bin[at++];
-        const index = leb();
-        if (kind === 0) names.set(index, name);
-      }
-    }
-    at = end;
-  }
-  return names;
-}
+printSelfTime(profile as CpuProfile);
