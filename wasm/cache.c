@@ -2,9 +2,9 @@
 // memory. engine/cache/layout.ts lays the memory out and writes the header; these kernels only read it.
 // No static data and no shadow stack: everything lives at offsets passed in.
 //
-// Layout: one bucket per set, so that a lookup touches adjacent cache lines: the occupancy mask (bit w
-// for way w), then the ways' keys, versions, LFU counts and stamps; the rows are in a slab of their own,
-// row of (set, way) at slot set * ways + way.
+// Layout: one block per set, so that a lookup stays within nearby memory (lines and pages): the
+// occupancy mask (bit w for way w), the ways' keys, versions, LFU counts and stamps, padded to whole
+// 64-byte lines, then the ways' rows.
 //
 // Concurrency: one writer at a time (header lock word, taken by every writing kernel); any number of
 // lock-free readers. Every slot has a version word (seqlock): the writer makes it odd, writes key, row,
@@ -12,7 +12,7 @@
 // was odd or changed. Readers also store access metadata (stamp, count): racy by design, it only steers
 // eviction.
 //
-// Eviction (deterministic, mirrored by the CUDA cache): the set of key k is
+// Eviction (deterministic; docs/l1-cache.md states the rules for other implementations): the set of key k is
 // (hi32(fmix64(k)) * num_sets) >> 32. Within the set an empty way is taken first (lowest index); else LRU
 // evicts the smallest stamp, LFU the smallest count then the smallest stamp; remaining ties go to the
 // lowest way index. The stamp is a 64-bit clock advanced once per API call (l1_tick), not per key.
@@ -22,8 +22,8 @@
 
 typedef struct {
   uint32_t magic, dim, ways, num_sets;
-  uint32_t policy, lock, bucket_off, bucket_bytes;
-  uint32_t row_off, dir_off, dir_len, capacity;
+  uint32_t policy, lock, sets_off, set_bytes;
+  uint32_t rows_in_set, dir_off, dir_len, capacity;
   uint32_t reserved[4];
   uint64_t clock, size, hits, misses, insertions, evictions;
 } l1_header;
@@ -31,6 +31,7 @@ typedef struct {
 _Static_assert(sizeof(l1_header) == 112, "engine/cache/layout.ts mirrors this header");
 
 #define L1_LFU 1u
+#define L1_ABSENT 0xffffffffu
 #define RLX __ATOMIC_RELAXED
 #define SC __ATOMIC_SEQ_CST
 
@@ -42,7 +43,7 @@ typedef struct {
 } l1_bucket;
 
 static inline l1_bucket l1_bucket_of(const l1_header *h, uint32_t set) {
-  const uint32_t at = h->bucket_off + set * h->bucket_bytes, ways = h->ways;
+  const uint32_t at = h->sets_off + set * h->set_bytes, ways = h->ways;
   l1_bucket b = {
     (uint32_t *)(uintptr_t)at,
     (int64_t *)(uintptr_t)(at + 8u),
@@ -54,7 +55,7 @@ static inline l1_bucket l1_bucket_of(const l1_header *h, uint32_t set) {
 }
 
 static inline float *l1_row(const l1_header *h, uint32_t set, uint32_t way) {
-  return (float *)(uintptr_t)(h->row_off + (set * h->ways + way) * h->dim * 4u);
+  return (float *)(uintptr_t)(h->sets_off + set * h->set_bytes + h->rows_in_set + way * h->dim * 4u);
 }
 
 static inline uint32_t l1_set_of(const l1_header *h, int64_t key) {
@@ -80,12 +81,20 @@ static inline void l1_lock(l1_header *h) {
 
 static inline void l1_unlock(l1_header *h) { __atomic_store_n(&h->lock, 0u, SC); }
 
+// Bit w set where keys[w] == key, for w < ways (two keys per SIMD compare; ways is 1 or even).
+static inline uint32_t l1_match(const int64_t *keys, uint32_t ways, int64_t key) {
+  if (ways == 1) return keys[0] == key;
+  const v128_t k = wasm_i64x2_splat(key);
+  uint32_t bits = 0;
+  for (uint32_t w = 0; w < ways; w += 2)
+    bits |= (uint32_t)wasm_i64x2_bitmask(wasm_i64x2_eq(wasm_v128_load(keys + w), k)) << w;
+  return bits;
+}
+
 // Way of `key` among the occupied ways of a bucket (writer's view, under the lock), or -1.
 static inline int32_t l1_find(const l1_header *h, l1_bucket b, int64_t key) {
-  const uint32_t occ = *b.occ;
-  for (uint32_t w = 0; w < h->ways; w++)
-    if (((occ >> w) & 1u) && b.keys[w] == key) return (int32_t)w;
-  return -1;
+  const uint32_t found = l1_match(b.keys, h->ways, key) & *b.occ;
+  return found ? (int32_t)__builtin_ctz(found) : -1;
 }
 
 static inline uint32_t l1_victim(const l1_header *h, l1_bucket b) {
@@ -107,45 +116,71 @@ static inline uint32_t l1_victim(const l1_header *h, l1_bucket b) {
 static inline void l1_begin_write(l1_bucket b, uint32_t w) { __atomic_fetch_add(&b.ver[w], 1u, SC); }
 static inline void l1_end_write(l1_bucket b, uint32_t w) { __atomic_fetch_add(&b.ver[w], 1u, SC); }
 
-static inline void l1_count_access(l1_bucket b, uint32_t w) {
-  if (__atomic_load_n(&b.cnt[w], RLX) != 0xffffffffu) __atomic_fetch_add(&b.cnt[w], 1u, RLX);
-}
-
 /** Advances the clock and stores the new stamp at `stamp_out` (the caller's scratch): one per API call. */
 EMSCRIPTEN_KEEPALIVE void l1_tick(l1_header *h, uint64_t *stamp_out) {
   *stamp_out = __atomic_add_fetch(&h->clock, 1ull, SC);
 }
 
+// Records an access. Plain stores: a wasm atomic store is a full fence on x86 and would serialize the
+// memory misses of successive lookups. A lost LFU increment or a late stamp only nudges eviction.
+static inline void l1_touch(const l1_header *h, l1_bucket b, uint32_t w, uint64_t now) {
+  if (b.stamp[w] != now) b.stamp[w] = now;
+  if (h->policy == L1_LFU && b.cnt[w] != 0xffffffffu) b.cnt[w]++;
+}
+
+// One lookup under the seqlock, retried while the slot changes: copies the row of `key` to `dst` and
+// records the access. Returns 0 on a miss.
+static inline int l1_lookup_one(const l1_header *h, int64_t key, float *dst, uint64_t now) {
+  const uint32_t set = l1_set_of(h, key);
+  const l1_bucket b = l1_bucket_of(h, set);
+  for (;;) {
+    const uint32_t found = l1_match(b.keys, h->ways, key) & __atomic_load_n(b.occ, SC);
+    if (!found) return 0;
+    const uint32_t w = (uint32_t)__builtin_ctz(found);
+    const uint32_t v1 = __atomic_load_n(&b.ver[w], SC);
+    if (v1 & 1u) continue;
+    // The slot may have changed between the scan and v1: check again inside the read window.
+    if (!((__atomic_load_n(b.occ, SC) >> w) & 1u) || b.keys[w] != key) continue;
+    l1_copy(dst, l1_row(h, set, w), h->dim);
+    if (__atomic_load_n(&b.ver[w], SC) != v1) continue;
+    l1_touch(h, b, w, now);
+    return 1;
+  }
+}
+
 /**
  * Looks up keys[0..n): row i of `out` for each hit (rows of misses untouched); positions of misses,
- * ascending, into `miss`. Returns the number of misses.
+ * ascending, into `miss`. Returns the number of misses. Two passes: the first finds every key's way
+ * and reads its version into `probe` (n x 8 bytes of scratch), the second checks and copies the rows;
+ * each pass's iterations are independent, so the CPU overlaps the memory misses of many keys. A key
+ * whose slot changed in between is looked up again on its own.
  */
 EMSCRIPTEN_KEEPALIVE uint32_t l1_query(l1_header *h, const int64_t *keys, uint32_t n, float *out, uint32_t *miss,
-                                       const uint64_t *stamp) {
-  const uint32_t ways = h->ways, dim = h->dim, lfu = h->policy == L1_LFU;
+                                       const uint64_t *stamp, uint32_t *probe) {
+  const uint32_t ways = h->ways, dim = h->dim;
   const uint64_t now = *stamp;
+  for (uint32_t i = 0; i < n; i++) {
+    const uint32_t set = l1_set_of(h, keys[i]);
+    const l1_bucket b = l1_bucket_of(h, set);
+    const uint32_t found = l1_match(b.keys, ways, keys[i]) & __atomic_load_n(b.occ, SC);
+    const uint32_t w = found ? (uint32_t)__builtin_ctz(found) : 0;
+    probe[2 * i] = found ? (set << 5) | w : L1_ABSENT;
+    probe[2 * i + 1] = __atomic_load_n(&b.ver[w], SC);
+  }
   uint32_t misses = 0;
   for (uint32_t i = 0; i < n; i++) {
-    const int64_t key = keys[i];
-    const uint32_t set = l1_set_of(h, key);
-    const l1_bucket b = l1_bucket_of(h, set);
+    const uint32_t at = probe[2 * i], v1 = probe[2 * i + 1];
     int hit = 0;
-    for (;;) {
-      const uint32_t occ = __atomic_load_n(b.occ, SC);
-      uint32_t w = 0;
-      for (; w < ways; w++)
-        if (((occ >> w) & 1u) && b.keys[w] == key) break;
-      if (w == ways) break;
-      const uint32_t v1 = __atomic_load_n(&b.ver[w], SC);
-      if (v1 & 1u) continue;
-      // The slot may have changed between the scan and v1: check again inside the read window.
-      if (!((__atomic_load_n(b.occ, SC) >> w) & 1u) || b.keys[w] != key) continue;
-      l1_copy(out + i * dim, l1_row(h, set, w), dim);
-      if (__atomic_load_n(&b.ver[w], SC) != v1) continue;
-      if (b.stamp[w] != now) __atomic_store_n(&b.stamp[w], now, RLX);
-      if (lfu) l1_count_access(b, w);
-      hit = 1;
-      break;
+    if (at != L1_ABSENT) {
+      const uint32_t set = at >> 5, w = at & 31u;
+      const l1_bucket b = l1_bucket_of(h, set);
+      float *dst = out + i * dim;
+      if (!(v1 & 1u) && ((__atomic_load_n(b.occ, SC) >> w) & 1u) && b.keys[w] == keys[i]) {
+        l1_copy(dst, l1_row(h, set, w), dim);
+        hit = __atomic_load_n(&b.ver[w], SC) == v1;
+        if (hit) l1_touch(h, b, w, now);
+      }
+      if (!hit) hit = l1_lookup_one(h, keys[i], dst, now);
     }
     if (!hit) miss[misses++] = i;
   }

@@ -6,8 +6,11 @@
 export interface CacheKernels {
   /** Advances the cache clock; stores the new stamp (u64) at `stampOut`. One per API call. */
   l1_tick(header: number, stampOut: number): void;
-  /** Hit rows to `out` (row i for keys[i]), miss positions (u32, ascending) to `miss`; returns misses. */
-  l1_query(header: number, keys: number, n: number, out: number, miss: number, stamp: number): number;
+  /**
+   * Hit rows to `out` (row i for keys[i]), miss positions (u32, ascending) to `miss`; returns misses.
+   * `probe` is n x 8 bytes of scratch.
+   */
+  l1_query(header: number, keys: number, n: number, out: number, miss: number, stamp: number, probe: number): number;
   /** Inserts or replaces rows (n x dim floats at `vectors`), evicting by the policy. */
   l1_insert(header: number, keys: number, n: number, vectors: number, stamp: number): void;
   /** Overwrites rows of cached keys; returns rows updated. */

@@ -4,18 +4,19 @@ import type { CachePolicy } from '../config/types.js';
 
 /**
  * Where everything of a WasmEmbeddingCache lives in its shared memory. The header (mirrored by the
- * `l1_header` struct of wasm/cache.c) is at KERNEL_RESERVED_BYTES; then the scratch directory, one
- * bucket per set (occupancy mask, then the ways' keys, versions, counts and stamps, padded to whole
- * 64-byte lines), and the row slab. Each thread's scratch area (keys, rows and miss positions of one
- * chunk) is appended by growing the memory.
+ * `l1_header` struct of wasm/cache.c) is at KERNEL_RESERVED_BYTES; then the scratch directory and one
+ * block per set: the set's metadata (occupancy mask, then the ways' keys, versions, counts and stamps,
+ * padded to whole 64-byte lines) followed by the ways' rows, so that a lookup stays within one or two
+ * memory pages. Each thread's scratch area (keys, rows and miss positions of one chunk) is appended by
+ * growing the memory.
  */
 export const HEADER = KERNEL_RESERVED_BYTES;
 export const MAGIC = 0x4c31_4331; // "L1C1"
 
 /** Byte offsets of the header fields (u32 fields first, then u64 counters from byte 64). */
 export const H = {
-  magic: 0, dim: 4, ways: 8, numSets: 12, policy: 16, lock: 20, bucket: 24, bucketBytes: 28,
-  row: 32, dir: 36, dirLen: 40, capacity: 44,
+  magic: 0, dim: 4, ways: 8, numSets: 12, policy: 16, lock: 20, sets: 24, setBytes: 28,
+  rowsInSet: 32, dir: 36, dirLen: 40, capacity: 44,
   clock: 64, size: 72, hits: 80, misses: 88, insertions: 96, evictions: 104,
 } as const;
 const HEADER_BYTES = 128;
@@ -37,10 +38,12 @@ export interface CacheGeometry {
 
 export interface CacheLayout extends CacheGeometry {
   capacity: number;
-  bucket: number;
-  /** Bytes per set: 8 (occupancy and padding) + 24 per way (key, version, count, stamp), whole lines. */
-  bucketBytes: number;
-  row: number;
+  /** Where the set blocks start. */
+  sets: number;
+  /** Bytes per set block, whole 64-byte lines. */
+  setBytes: number;
+  /** Offset of the rows in a set block: metadata of 8 bytes (occupancy, padding) + 24 per way (key, version, count, stamp), whole lines. */
+  rowsInSet: number;
   dir: number;
   /** First byte after the row slab, page aligned: where scratch areas start. */
   end: number;
@@ -51,11 +54,11 @@ const align = (n: number, a: number): number => Math.ceil(n / a) * a;
 export function cacheLayout(g: CacheGeometry): CacheLayout {
   const capacity = g.numSets * g.ways;
   const dir = HEADER + HEADER_BYTES;
-  const bucket = align(dir + DIR_LEN * 8, 64);
-  const bucketBytes = align(8 + 24 * g.ways, 64);
-  const row = bucket + g.numSets * bucketBytes;
-  const end = align(row + capacity * g.dim * 4, WASM_PAGE_BYTES);
-  return { ...g, capacity, bucket, bucketBytes, row, dir, end };
+  const sets = align(dir + DIR_LEN * 8, 64);
+  const rowsInSet = align(8 + 24 * g.ways, 64);
+  const setBytes = align(rowsInSet + g.ways * g.dim * 4, 64);
+  const end = align(sets + g.numSets * setBytes, WASM_PAGE_BYTES);
+  return { ...g, capacity, sets, setBytes, rowsInSet, dir, end };
 }
 
 /** Rows of one chunk of a batch: about 1 MiB of rows, at least 32 (a dump chunk holds a set) and at most 4096. */
@@ -63,12 +66,16 @@ export function chunkRows(dim: number): number {
   return Math.max(32, Math.min(4096, Math.floor((1 << 20) / (dim * 4))));
 }
 
-/** One thread's scratch: the call's stamp (u64), then keys, rows and miss positions of one chunk. */
+/**
+ * One thread's scratch: the call's stamp (u64), then keys, rows, miss positions and the query's probe
+ * results (way and version, 8 bytes a key) of one chunk.
+ */
 export interface ScratchLayout {
   stamp: number;
   keys: number;
   rows: number;
   miss: number;
+  probe: number;
   bytes: number;
 }
 
@@ -77,7 +84,8 @@ export function scratchLayout(base: number, dim: number): ScratchLayout {
   const keys = base + 16;
   const rows = keys + chunk * 8;
   const miss = rows + chunk * dim * 4;
-  return { stamp: base, keys, rows, miss, bytes: align(miss + chunk * 4 - base, WASM_PAGE_BYTES) };
+  const probe = miss + chunk * 4;
+  return { stamp: base, keys, rows, miss, probe, bytes: align(probe + chunk * 8 - base, WASM_PAGE_BYTES) };
 }
 
 /** Checks the options of a new cache; returns its geometry. Capacity is rounded up to whole sets. */

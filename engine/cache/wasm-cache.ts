@@ -63,9 +63,9 @@ export class WasmEmbeddingCache implements EmbeddingCache {
     h[H.ways / 4] = g.ways;
     h[H.numSets / 4] = g.numSets;
     h[H.policy / 4] = g.policy === 'lfu' ? 1 : 0;
-    h[H.bucket / 4] = l.bucket;
-    h[H.bucketBytes / 4] = l.bucketBytes;
-    h[H.row / 4] = l.row;
+    h[H.sets / 4] = l.sets;
+    h[H.setBytes / 4] = l.setBytes;
+    h[H.rowsInSet / 4] = l.rowsInSet;
     h[H.dir / 4] = l.dir;
     h[H.dirLen / 4] = DIR_LEN;
     h[H.capacity / 4] = l.capacity;
@@ -129,7 +129,7 @@ export class WasmEmbeddingCache implements EmbeddingCache {
     for (let c0 = 0; c0 < n; c0 += this.chunk) {
       const m = Math.min(this.chunk, n - c0);
       this.keyArea.set(keys.subarray(c0, c0 + m));
-      const nm = k.l1_query(HEADER, s.keys, m, s.rows, s.miss, s.stamp);
+      const nm = k.l1_query(HEADER, s.keys, m, s.rows, s.miss, s.stamp, s.probe);
       // Copy the runs of hits between misses, each in one piece.
       let start = 0;
       for (let j = 0; j < nm; j++) {
