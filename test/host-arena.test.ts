@@ -118,6 +118,26 @@ test('repeats in one insert batch: the last one wins; lookups of repeated keys',
   check(arena, model, new BigInt64Array([5n, 5n, 0n, -5n, 1n, 9223372036854775807n, -9223372036854775808n]), 'repeats');
 });
 
+test('a batch whose keys all fall in one partition is served in scratch-sized pieces', () => {
+  const rand = rng(4);
+  const dim = 128;
+  const arena = HostArena.create({ dim, numPartitions: 4 });
+  const model = new RowModel(dim);
+  const few = randomKeys(rand, 3);
+  const rows = randomRows(rand, 3, dim);
+  arena.insert(few, rows);
+  model.insert(few, rows);
+  // 6000 keys over 3 distinct ones (at most 3 partitions): groups far larger than one scratch.
+  const batch = new BigInt64Array(6000).map((_, i) => few[i % 3]);
+  const batchRows = randomRows(rand, batch.length, dim);
+  arena.insert(batch, batchRows);
+  model.insert(batch, batchRows);
+  assert.is(arena.size, 3);
+  check(arena, model, batch, 'repeated keys');
+  assert.is(arena.erase(batch), 3);
+  assert.is(arena.size, 0);
+});
+
 test('an attached view in the same thread sees the same data and writes', () => {
   const rand = rng(5);
   const a = HostArena.create({ dim: 3, numPartitions: 2 });

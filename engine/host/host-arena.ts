@@ -49,7 +49,9 @@ export class HostArena {
   private readonly memories: WebAssembly.Memory[];
   private readonly parts: PartitionView[];
   private readonly router: Router;
+  /** Keys per piece of work in one partition (its scratch) and per routed chunk (the router). */
   private readonly chunk: number;
+  private readonly routedChunk: number;
   private readonly rowBytes: number;
   private closed = false;
 
@@ -61,9 +63,10 @@ export class HostArena {
     this.memories = memories;
     this.rowBytes = options.dim * 4;
     const P = options.numPartitions;
-    let chunk = Math.min(4096, Math.max(64, Math.round(CHUNK_ROW_BYTES / this.rowBytes)));
-    if (P > 1) chunk = Math.max(chunk, Math.min(8192, 32 * P));
-    this.chunk = Math.ceil(chunk / 16) * 16;
+    this.chunk = Math.ceil(Math.min(4096, Math.max(64, Math.round(CHUNK_ROW_BYTES / this.rowBytes))) / 16) * 16;
+    // A routed chunk gives each partition about half its scratch, so that calls stay long; a larger
+    // group is served in pieces.
+    this.routedChunk = P === 1 ? this.chunk : Math.max(this.chunk, Math.min(16384, Math.ceil((this.chunk * P) / 2 / 16) * 16));
     this.parts = [];
     try {
       for (const m of memories) this.parts.push(new PartitionView(m, module, this.chunk, this.rowBytes));
@@ -71,7 +74,7 @@ export class HostArena {
       for (const p of this.parts) p.release();
       throw err;
     }
-    this.router = new Router(module, this.chunk, P, this.rowBytes);
+    this.router = new Router(module, this.routedChunk, P, this.rowBytes);
   }
 
   /** A new, empty arena. Options are validated; errors name the option, its value and what was expected. */
@@ -144,7 +147,7 @@ export class HostArena {
   }
 
   private lookupRouted(keys: BigInt64Array, out: Float32Array, outRowOffset: number, misses: MissList): void {
-    const r = this.router, dim = this.dim, C = this.chunk, n = keys.length, P = this.numPartitions;
+    const r = this.router, dim = this.dim, C = this.routedChunk, S = this.chunk, n = keys.length, P = this.numPartitions;
     const offsets = r.offsets / 4, grouped = r.grouped / 8, groupedRows = r.groupedRows / 4;
     for (let i = 0; i < n; i += C) {
       const c = Math.min(C, n - i);
@@ -152,15 +155,17 @@ export class HostArena {
       r.route(c, P);
       let m = 0;
       for (let q = 0; q < P; q++) {
-        const a = r.u32[offsets + q], b = r.u32[offsets + q + 1];
-        if (a === b) continue;
+        const end = r.u32[offsets + q + 1];
         const p = this.parts[q];
-        p.i64.set(r.i64.subarray(grouped + a, grouped + b), p.keysAt / 8);
-        const mq = p.gather(b - a, a);
-        r.f32.set(p.f32.subarray(p.rowsAt / 4, p.rowsAt / 4 + (b - a) * dim), groupedRows + a * dim);
-        if (mq) {
-          r.u32.set(p.u32.subarray(p.missAt / 4, p.missAt / 4 + mq), r.missGrouped / 4 + m);
-          m += mq;
+        for (let a = r.u32[offsets + q]; a < end; a += S) {
+          const b = Math.min(end, a + S);
+          p.i64.set(r.i64.subarray(grouped + a, grouped + b), p.keysAt / 8);
+          const mq = p.gather(b - a, a);
+          r.f32.set(p.f32.subarray(p.rowsAt / 4, p.rowsAt / 4 + (b - a) * dim), groupedRows + a * dim);
+          if (mq) {
+            r.u32.set(p.u32.subarray(p.missAt / 4, p.missAt / 4 + mq), r.missGrouped / 4 + m);
+            m += mq;
+          }
         }
       }
       r.k.hm_permute_rows(r.groupedRows, r.perm, c, this.rowBytes, r.orderedRows, 1);
@@ -218,12 +223,12 @@ export class HostArena {
   }
 
   /**
-   * Runs `fn` for each chunk and partition with the partition's keys of that chunk (and their rows when
-   * `vectors` is given) copied into the partition's scratch, in the batch's order.
+   * Runs `fn` for each routed chunk, partition and scratch-sized piece with that piece's keys (and their
+   * rows when `vectors` is given) copied into the partition's scratch, in the batch's order.
    */
   private forEachGroup(keys: BigInt64Array, vectors: Float32Array | null,
     fn: (p: PartitionView, a: number, b: number, q: number) => void): void {
-    const r = this.router, dim = this.dim, C = this.chunk, n = keys.length, P = this.numPartitions;
+    const r = this.router, dim = this.dim, C = this.routedChunk, S = this.chunk, n = keys.length, P = this.numPartitions;
     const offsets = r.offsets / 4, grouped = r.grouped / 8, groupedRows = r.groupedRows / 4;
     for (let i = 0; i < n; i += C) {
       const c = Math.min(C, n - i);
@@ -234,12 +239,14 @@ export class HostArena {
         r.k.hm_permute_rows(r.orderedRows, r.perm, c, this.rowBytes, r.groupedRows, 0);
       }
       for (let q = 0; q < P; q++) {
-        const a = r.u32[offsets + q], b = r.u32[offsets + q + 1];
-        if (a === b) continue;
+        const end = r.u32[offsets + q + 1];
         const p = this.parts[q];
-        p.i64.set(r.i64.subarray(grouped + a, grouped + b), p.keysAt / 8);
-        if (vectors) p.f32.set(r.f32.subarray(groupedRows + a * dim, groupedRows + b * dim), p.rowsAt / 4);
-        fn(p, a, b, q);
+        for (let a = r.u32[offsets + q]; a < end; a += S) {
+          const b = Math.min(end, a + S);
+          p.i64.set(r.i64.subarray(grouped + a, grouped + b), p.keysAt / 8);
+          if (vectors) p.f32.set(r.f32.subarray(groupedRows + a * dim, groupedRows + b * dim), p.rowsAt / 4);
+          fn(p, a, b, q);
+        }
       }
     }
   }
