@@ -1,0 +1,70 @@
+import { WasmEmbeddingCache } from '../../engine/cache/wasm-cache.js';
+import { SCALES } from '../lib/scales.js';
+import { rateSync } from '../lib/measure.js';
+import { latencyRounds } from '../lib/latency.js';
+import { distinctKeys, randomRows, uniformRows, ZipfSampler } from '../lib/random.js';
+import type { Suite } from '../lib/suite.js';
+
+const ROUNDS = 5;
+const BATCHES = [256, 16384];
+
+/**
+ * The L1 cache on the CPU alone (WasmEmbeddingCache, LRU, 8 ways), sized as the tiered workload's L1
+ * (5% of its rows, its dim), every queried key resident: query rate for 256- and 16,384-key batches
+ * against a Map<bigint, Float32Array> holding the same rows, and p50/p99 of a 256-key batch inline.
+ */
+export const l1CacheSuite: Suite = {
+  name: 'l1-cache',
+  description: 'WasmEmbeddingCache query vs Map<bigint, Float32Array>; 256-key batch latency inline',
+  needs: [],
+  async run(ctx, report) {
+    const { keys: tableKeys, dim } = SCALES[ctx.scale].tiered;
+    const capacity = Math.ceil(tableKeys * 0.05);
+    const cache = WasmEmbeddingCache.create({ dim, capacity, policy: 'lru', ways: 8 });
+    const offered = distinctKeys(cache.capacity, 61);
+    cache.insertSync(offered, randomRows(offered.length * dim, 62));
+    // Sets fill unevenly: query only what stayed resident.
+    const keys = cache.dumpSync();
+    const rows = new Float32Array(keys.length * dim);
+    if (cache.querySync(keys, rows).length) throw new Error('l1-cache: a dumped key missed');
+    const map = new Map<bigint, Float32Array>();
+    keys.forEach((k, i) => map.set(k, rows.subarray(i * dim, (i + 1) * dim)));
+    report.sizes = { capacity: cache.capacity, resident: keys.length, dim, ways: cache.ways };
+    report.note(`${keys.length} of ${offered.length} inserted keys resident (${(100 * keys.length / cache.capacity).toFixed(1)}% of capacity)`);
+
+    const streamLength = 1 << 20;
+    const streams = {
+      zipf: new ZipfSampler(keys.length, 1.05, 63).rows(streamLength),
+      uniform: uniformRows(keys.length, streamLength, 64),
+    };
+    for (const [name, rowIdx] of Object.entries(streams)) {
+      const stream = BigInt64Array.from(rowIdx, (r) => keys[r]);
+      for (const batch of BATCHES) {
+        const out = new Float32Array(batch * dim);
+        const starts = streamLength - batch + 1;
+        let b = 0;
+        const l1 = rateSync(`l1 ${batch}`, () => {
+          const start = (b++ * 7919 * batch) % starts;
+          cache.querySync(stream.subarray(start, start + batch), out);
+        }, batch, ctx.measure);
+        b = 0;
+        const viaMap = rateSync(`map ${batch}`, () => {
+          const start = (b++ * 7919 * batch) % starts;
+          for (let i = 0; i < batch; i++) out.set(map.get(stream[start + i])!, i * dim);
+        }, batch, ctx.measure);
+        const f1 = report.figure(`l1 query batch ${batch} ${name}`, 'keys/s', l1);
+        const f2 = report.figure(`Map batch ${batch} ${name}`, 'keys/s', viaMap);
+        report.ratio(`l1 vs Map batch ${batch} (${name})`, f1, f2, 1);
+      }
+      const out = new Float32Array(256 * dim);
+      const lat = await latencyRounds(ROUNDS, SCALES[ctx.scale].latency.samples, (i) => {
+        const start = (i * 7919 * 256) % (streamLength - 255);
+        cache.querySync(stream.subarray(start, start + 256), out);
+      });
+      report.figure(`l1 inline p50 batch 256 ${name}`, 'us', lat.p50);
+      const p99 = report.figure(`l1 inline p99 batch 256 ${name}`, 'us', lat.p99);
+      report.bound(`l1 inline p99 batch 256 / 50 us (${name})`, p99, 50, '50 us');
+    }
+    await cache.close();
+  },
+};
