@@ -76,4 +76,13 @@ test('no torn rows while overflow eviction runs (evicted keys may be missing)', 
   assert.ok(arena.size <= 2 * 2000);
 });
 
+test('no torn rows while least-used eviction runs and readers bump use counts', async () => {
+  const arena = HostArena.create({ dim: 16, numPartitions: 2, overflowMargin: 2000, overflowResolutionTarget: 0.5, overflowPolicy: 'evict_least_used' });
+  const rows = 1_000_000;
+  const { reports, written } = await tornRun(arena, 'evict', rows);
+  assertNoTorn(reports, written, rows);
+  assert.ok(arena.stats().evictions > 0, 'eviction ran');
+  assert.ok(arena.size <= 2 * 2000);
+});
+
 test.run();

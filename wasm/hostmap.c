@@ -516,8 +516,9 @@ static uint32_t hm_select(hm_header *h, uint32_t k) {
       if (high_shift < 32 && (m >> high_shift) != (prefix >> high_shift)) continue;
       h->hist[(m >> shift) & ((1u << bits) - 1u)]++;
     }
+    // Readers may bump use counts between passes: never run past the last bucket.
     uint32_t b = 0;
-    while (h->hist[b] < k) k -= h->hist[b++];
+    while (b < HIST - 1 && h->hist[b] < k) k -= h->hist[b++];
     prefix |= b << shift;
   }
   return prefix;
@@ -542,13 +543,14 @@ EMSCRIPTEN_KEEPALIVE uint32_t hm_evict(hm_header *h) {
     }
   } else {
     const uint32_t threshold = hm_select(h, need);
-    // Strictly below the threshold first, then ties in row order.
-    for (uint32_t pass = 0; pass < 2; pass++)
+    // Strictly below the threshold first, then ties in row order, then (only if readers moved counts
+    // meanwhile) any record.
+    for (uint32_t pass = 0; pass < 3; pass++)
       for (uint32_t r = 0; r < h->rows_used && done < need; r++) {
         const uint8_t *rec = hm_rec(h, r);
         if (*hm_ver((uint8_t *)rec) & FREE) continue;
         const uint32_t m = *(volatile const uint32_t *)(rec + 4);
-        if (pass == 0 ? m < threshold : m == threshold) { hm_remove(h, r); done++; }
+        if (pass == 2 || (pass == 0 ? m < threshold : m == threshold)) { hm_remove(h, r); done++; }
       }
   }
   h->evictions += done;
