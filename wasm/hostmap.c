@@ -341,15 +341,16 @@ EMSCRIPTEN_KEEPALIVE uint32_t hm_scratch(hm_header *h, uint32_t slot, uint32_t b
   return off;
 }
 
-// First pass of a lookup over keys[b0..b1): walks each probe sequence to the first slot whose tag matches
-// and loads every cache line of that record; tmp[i] gets that slot's position, or HM_ABSENT when an
-// empty slot came first. The loads for one key do not wait for those of the previous one, so many cache
-// misses are in flight at once (wasm has no prefetch instruction); the probe in hm_gather then starts
-// at tmp[i] and finds its lines in cache.
+// First passes of a lookup over keys[b0..b1): load every key's home slot, then walk each probe sequence
+// (now in cache) to the first slot whose tag matches and load every cache line of that record; tmp[i]
+// gets that slot's position, or HM_ABSENT when an empty slot came first. The loads of a pass do not wait
+// for each other, so many cache misses are in flight at once (wasm has no prefetch instruction); the
+// probe in hm_gather then starts at tmp[i] and finds its lines in cache.
 #define HM_ABSENT 0xffffffffu
 static void hm_prefetch(const hm_header *h, const hm_index *ix, const int64_t *keys, uint32_t b0, uint32_t b1, uint32_t *tmp) {
   const volatile uint32_t *slots = SLOTS(ix);
   const uint32_t tb = h->tag_bits, mask = (1u << tb) - 1u, stride = h->stride, cap = ix->cap;
+  for (uint32_t i = b0; i < b1; i++) (void)slots[hm_start(ix, hm_mix(keys[i]))];
   for (uint32_t i = b0; i < b1; i++) {
     const uint64_t hash = hm_mix(keys[i]);
     const uint32_t tag = hm_tag(h, hash);
