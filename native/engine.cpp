@@ -311,6 +311,7 @@ void Engine::submitPooled(Request& r, Slot& s) {
   } else {
     r.copies.push_back(nextReplica_++ % tables_.size());
   }
+  r.staged = r.copies.size() > 1 || !isPinned(r.out, outBytes);
   for (size_t c : r.copies) {
     DeviceTable& t = tables_[c];
     SlotDevice& sd = s.dev[c];
@@ -334,8 +335,9 @@ void Engine::submitPooled(Request& r, Slot& s) {
     launchQuery(t.view, dk, r.n, rows, nullptr, miss, leader, filterFor(c), now, opt_.tile, sd.stream);
     launchPool(rows, opt_.dim, doff, r.rows, dw, leader, miss, missByPos, r.combiner, pooled, sd.stream);
     check(cudaGetLastError(), "pooled lookup kernels");
-    check(cudaMemcpyAsync(sd.hPooled.ensure(outBytes + 16), pooled, outBytes, cudaMemcpyDeviceToHost, sd.stream),
-          "cudaMemcpyAsync (pooled rows)");
+    // One device and a pinned output: the pooled rows go straight into it.
+    void* rowsDst = r.staged ? sd.hPooled.ensure(outBytes + 16) : static_cast<void*>(r.out);
+    check(cudaMemcpyAsync(rowsDst, pooled, outBytes, cudaMemcpyDeviceToHost, sd.stream), "cudaMemcpyAsync (pooled rows)");
     check(cudaMemcpyAsync(sd.hMissByPos.ensure(r.n + 1), missByPos, r.n, cudaMemcpyDeviceToHost, sd.stream),
           "cudaMemcpyAsync (miss)");
     check(cudaEventRecord(sd.done, sd.stream), "cudaEventRecord");
@@ -421,6 +423,7 @@ void Engine::finish(Request& r, Slot& s) {
         if (r.base) for (uint32_t& p : r.missing) p += r.base;
         return;
       }
+      if (!r.staged) return;
       size_t floats = size_t(r.rows) * opt_.dim;
       std::memcpy(r.out, s.dev[r.copies[0]].hPooled.ptr, floats * sizeof(float));
       for (size_t k = 1; k < r.copies.size(); k++) {

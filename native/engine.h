@@ -52,7 +52,7 @@ struct Request {
   // Filled by the engine.
   int slot = -1;
   std::vector<size_t> copies;  // table copies (indices into the engine's tables) this request used
-  bool staged = false;         // query rows landed in the slot's staging buffer, not in `out`
+  bool staged = false;         // rows landed in the slot's staging buffer, not in `out`
 };
 
 struct DeviceTable {

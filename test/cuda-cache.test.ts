@@ -104,6 +104,18 @@ if (!native.ok) {
     await sameAsWasm({ dim: 16, policy: 'lfu', seed: 5, ops: 300, devices: [0, 0, 0], mode: 'sharded', chunk: 50 });
   });
 
+  if (native.devices >= 2) {
+    const two = [0, 1];
+    test('replicated on devices 0 and 1: same answers as WasmEmbeddingCache', async () => {
+      await sameAsWasm({ dim: 24, policy: 'lru', seed: 6, ops: 300, devices: two, mode: 'replicated' });
+    });
+    test('sharded over devices 0 and 1: same answers as WasmEmbeddingCache', async () => {
+      await sameAsWasm({ dim: 24, policy: 'lfu', seed: 7, ops: 300, devices: two, mode: 'sharded', chunk: 100 });
+    });
+  } else {
+    console.log(`cuda-cache: one CUDA device here; the tests across two real devices are not run`);
+  }
+
   // A model of what is cached, with each key's last access (call number) and access count, checked
   // against dump() after every insert: evictions only from full buckets, and only of a key no more
   // recently (LRU) or no more often (LFU) used than every key kept in its bucket that this insert did
@@ -189,6 +201,9 @@ if (!native.ok) {
   test('LRU evictions follow the policy within full buckets', async () => evictionRules('lru', 11, 'replicated', [0]));
   test('LFU evictions follow the policy within full buckets', async () => evictionRules('lfu', 12, 'replicated', [0]));
   test('sharded LRU over device 0 twice: evictions follow the policy per shard', async () => evictionRules('lru', 13, 'sharded', [0, 0]));
+  if (native.devices >= 2) {
+    test('sharded LFU over devices 0 and 1: evictions follow the policy per shard', async () => evictionRules('lfu', 14, 'sharded', [0, 1]));
+  }
 
   test('requests in flight at once (queries split in chunks) settle in submission order: insert, query, update, query, erase, query', async () => {
     const dim = 24;
@@ -264,7 +279,9 @@ if (!native.ok) {
       const n = offsets[rows];
       const keys = pick(rand, universe, n);
       const weights = weighted ? Float32Array.from({ length: n }, () => rand() * 2 + 0.1) : null;
-      const out = randomRows(rand, rows, dim);
+      // Even seeds write into pinned memory (straight from the device when one device serves the call).
+      const out = seed % 2 ? randomRows(rand, rows, dim) : gpu.pinnedFloat32(rows * dim);
+      if (!(seed % 2)) out.set(randomRows(rand, rows, dim));
       const missing = await gpu.queryPooled(keys, offsets, weights, combiner, out);
       const expectMissing: number[] = [];
       keys.forEach((k, i) => { if (!index.has(k)) expectMissing.push(i); });
@@ -293,9 +310,13 @@ if (!native.ok) {
     }
   }
   test('pooled sum matches a float64 reference', async () => pooled('sum', false, [0], 'replicated', 41));
-  test('pooled weighted mean matches a float64 reference', async () => pooled('mean', true, [0], 'replicated', 42));
+  test('pooled weighted mean into pinned memory matches a float64 reference', async () => pooled('mean', true, [0], 'replicated', 42));
   test('pooled weighted sqrtn matches a float64 reference', async () => pooled('sqrtn', true, [0], 'replicated', 43));
   test('pooled weighted sum, sharded over device 0 twice (partial sums added)', async () => pooled('sum', true, [0, 0], 'sharded', 44));
+  if (native.devices >= 2) {
+    test('pooled weighted mean, sharded over devices 0 and 1', async () => pooled('mean', true, [0, 1], 'sharded', 45));
+    test('pooled sqrtn, replicated on devices 0 and 1', async () => pooled('sqrtn', false, [0, 1], 'replicated', 46));
+  }
 
   test('bad input: HpsError naming the argument, the cache left as it was', async () => {
     const gpu = CudaEmbeddingCache.create({ dim: 4, capacity: 1024 });

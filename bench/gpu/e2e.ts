@@ -9,6 +9,7 @@ import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { CudaEmbeddingCache } from '../../engine/cache/cuda-cache.js';
 import { WasmEmbeddingCache } from '../../engine/cache/wasm-cache.js';
+import { loadNative } from '../../engine/native.js';
 
 const args = process.argv.slice(2);
 const argOf = (name: string) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
@@ -143,6 +144,21 @@ async function main(): Promise<void> {
     tPar.push(performance.now() - t0);
   }
   report('pinned, 4 calls in flight (time per call)', tPar, outs.length);
+  // Pooled: the same keys as 64 Ki CSR rows of 16, weighted mean, reduced on the GPU; only the pooled
+  // rows cross the bus (keys + offsets + weights in, rows x dim out).
+  const pooledRows = batch >> 4;
+  const offsets = new Uint32Array(pooledRows + 1).map((_, r) => r * 16);
+  const weights = Float32Array.from({ length: batch }, (_, i) => 0.5 + (i % 7) / 8);
+  const pooledOut = cache.pinnedFloat32(pooledRows * dim);
+  const pooledTimes: number[] = [];
+  for (let r = 0; r < reps + 2; r++) {
+    const t0 = performance.now();
+    await cache.queryPooled(keysPinned, offsets, weights, 'mean', pooledOut);
+    if (r >= 2) pooledTimes.push(performance.now() - t0);
+  }
+  const pooledBytes = batch * 12 + offsets.byteLength + pooledRows * dim * 4;
+  const pooled = { rows: pooledRows, keysPerRow: 16, combiner: 'mean', weighted: true, medianMs: median(pooledTimes), minMs: Math.min(...pooledTimes), maxMs: Math.max(...pooledTimes), samples: pooledTimes.length, bytesMoved: pooledBytes, ofPcieBound: pooledBytes / (PCIE_GBS * 1e9) * 1e3 / median(pooledTimes) };
+  console.log(`pooled mean, ${pooledRows} rows of 16 keys: ${pooled.medianMs.toFixed(2)} ms (${(batch / pooled.medianMs / 1e3).toFixed(0)} Mkeys/s, ${pooled.ofPcieBound.toFixed(2)}x the PCIe bound for ${(pooledBytes / 1e6).toFixed(0)} MB)`);
   const allMiss = cache.pinnedKeys(batch);
   fillKeys(allMiss);
   const overhead = await timeSeq(allMiss, outPinned);
@@ -188,6 +204,36 @@ async function main(): Promise<void> {
     await c2.close();
   }
 
+  // Two or more GPUs: 4 calls in flight on a replicated and on a sharded table over every device.
+  const multi: Record<string, unknown>[] = [];
+  const nat = loadNative();
+  const devCount = nat.ok ? nat.devices : 0;
+  if (devCount >= 2) {
+    const devices = Array.from({ length: devCount }, (_, d) => d);
+    for (const mode of ['replicated', 'sharded'] as const) {
+      const c3 = CudaEmbeddingCache.create({ dim, capacity: 4 << 20, devices, deviceMode: mode });
+      const fill = 3 << 20;
+      for (let first = 0; first < fill; first += chunk) {
+        for (let i = 0; i < chunk; i++) fillRow(rows, i * dim, first + i);
+        await c3.insert(all.subarray(first, first + chunk), rows.subarray(0, chunk * dim));
+      }
+      const k3 = c3.pinnedKeys(batch);
+      fillKeys(k3);
+      for (let i = 0; i < batch; i++) if (next32() % 100 < 60) k3[i] = all[next32() % fill];
+      const o3 = [0, 1, 2, 3].map(() => c3.pinnedFloat32(batch * dim));
+      const times: number[] = [];
+      for (let r = 0; r < Math.max(3, reps / 3); r++) {
+        const t0 = performance.now();
+        await Promise.all(o3.map((o) => c3.query(k3, o)));
+        times.push((performance.now() - t0) / o3.length);
+      }
+      const row = { mode, devices: devCount, msPerCall: median(times), keysPerSecond: batch / (median(times) * 1e-3) };
+      multi.push(row);
+      console.log(`${mode} over ${devCount} GPUs, 4 calls in flight: ${row.msPerCall.toFixed(2)} ms a call`);
+      await c3.close();
+    }
+  }
+
   const result = {
     suite: 'gpu',
     date: new Date().toISOString(),
@@ -195,7 +241,7 @@ async function main(): Promise<void> {
     quick,
     kernel: kernelJson && existsSync(kernelJson) ? JSON.parse(readFileSync(kernelJson, 'utf8')) : null,
     hkvFindKeysPerSecond: { '0.5': 2.26 * 2 ** 30, '0.75': 2.22 * 2 ** 30, '1': 2.35 * 2 ** 30 },
-    endToEnd: { check, capacity, dim, batch, loadFactor, hitRate, fillSeconds: fillMs / 1000, bytesMoved: bytes, pcieGBs: PCIE_GBS, pcieBoundMs: boundMs, runs, allMissPinnedMs: median(overhead), variants },
+    endToEnd: { check, capacity, dim, batch, loadFactor, hitRate, fillSeconds: fillMs / 1000, bytesMoved: bytes, pcieGBs: PCIE_GBS, pcieBoundMs: boundMs, runs, allMissPinnedMs: median(overhead), pooled, variants, multiGpu: multi },
   };
   writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
   console.log(`-> ${out}`);
