@@ -100,7 +100,6 @@ Engine::Engine(const EngineOptions& o) : opt_(o) {
     }
     check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
   } catch (...) {
-    closed_ = true;
     close();
     throw;
   }

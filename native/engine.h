@@ -110,7 +110,6 @@ class Engine {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
-  bool closed_ = false;
   uint32_t clock_ = 0;
   uint32_t nextReplica_ = 0;
   std::thread worker_;
