@@ -156,6 +156,40 @@ test('an attached view in the same thread sees the same data and writes', () => 
   check(a, model, keys, 'view a after b closed');
 });
 
+test('worker threads serve ranges of shared key and output buffers (the pool\'s pattern)', async () => {
+  const rand = rng(6);
+  const dim = 16;
+  const arena = HostArena.create({ dim, numPartitions: 3 });
+  const model = new RowModel(dim);
+  const held = randomKeys(rand, 5000);
+  const rows = randomRows(rand, held.length, dim);
+  arena.insert(held, rows);
+  model.insert(held, rows);
+  const n = 8000;
+  const keys = new BigInt64Array(new SharedArrayBuffer(n * 8));
+  const absent = randomKeys(rand, 100, new Set(held));
+  for (let i = 0; i < n; i++) keys[i] = rand() < 0.9 ? held[Math.floor(rand() * held.length)] : absent[i % 100];
+  const out = new Float32Array(new SharedArrayBuffer(n * dim * 4));
+  const ranges = [[0, 3000], [3000, 2500], [5500, 2500]];
+  const missing = await Promise.all(ranges.map(([offset, count]) => new Promise<number[]>((resolve, reject) => {
+    const worker = new Worker(`import { workerData, parentPort } from 'node:worker_threads';
+      const { HostArena } = await import(workerData.url);
+      const view = HostArena.attach(workerData.handle);
+      const { keys, out, offset, count } = workerData;
+      const miss = view.lookup(keys.subarray(offset, offset + count), out, offset);
+      view.close();
+      parentPort.postMessage(Array.from(miss, (m) => m + offset));`, {
+      eval: true,
+      workerData: { url: new URL('../engine/host/host-arena.js', import.meta.url).href, handle: arena.handle(), keys, out, offset, count },
+    });
+    worker.once('message', (m) => { resolve(m); void worker.terminate(); });
+    worker.once('error', reject);
+  })));
+  const diff = compare(model, keys, out, Uint32Array.from(missing.flat()));
+  assert.is(diff, null, String(diff));
+  arena.close();
+});
+
 test('reader slots: 128 views per partition; close() and releaseThread() give slots back', async () => {
   const arena = HostArena.create({ dim: 2, numPartitions: 1 });
   const views: HostArena[] = [];
