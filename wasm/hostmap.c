@@ -19,7 +19,6 @@
 
 #define HM_MAGIC 0x484d3032u
 #define SC __ATOMIC_SEQ_CST
-#define RLX __ATOMIC_RELAXED
 #define BUSY 1u
 #define FREE 0x80000000u
 #define TOMB 1u

@@ -1,3 +1,5 @@
+import { KERNEL_RESERVED_BYTES } from '../wasm.js';
+
 /**
  * Typed signatures of the host-tier kernels exported by wasm/hps.wasm (wasm/hostmap.c, prefix `hm_`).
  * Every pointer is a byte offset into the partition's shared memory; `header` is the partition header
@@ -54,7 +56,7 @@ export const enum Stat {
 export const POLICY_CODES = { evict_random: 0, evict_least_used: 1, evict_oldest: 2 } as const;
 
 /** The partition header sits right above the module's reserved bytes; its first word is the writer lock. */
-export const HEADER_OFFSET = 65536;
+export const HEADER_OFFSET = KERNEL_RESERVED_BYTES;
 /** Index load factor limit (times 65536): the index grows past 0.9 and lands at 0.675 after growth. */
 export const MAX_LOAD_Q16 = Math.round(0.9 * 65536);
 /** Record bytes: version word, meta word (evict_least_used / evict_oldest), 8-byte key, the row. */
