@@ -1,9 +1,12 @@
+import { Worker } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
 import { WasmEmbeddingCache } from '../../engine/cache/wasm-cache.js';
 import { SCALES } from '../lib/scales.js';
 import { rateSync } from '../lib/measure.js';
 import { latencyRounds } from '../lib/latency.js';
 import { distinctKeys, randomRows, uniformRows, ZipfSampler } from '../lib/random.js';
 import type { Suite } from '../lib/suite.js';
+import type { Figure, SuiteReport } from '../lib/results.js';
 
 const ROUNDS = 5;
 const BATCHES = [256, 16384];
@@ -12,8 +15,8 @@ const BATCHES = [256, 16384];
  * The L1 cache on the CPU alone (WasmEmbeddingCache, LRU, 8 ways), sized as the tiered workload's L1
  * (5% of its rows, its dim), every queried key resident: query rate for 256- and 16,384-key batches
  * against a Map<bigint, Float32Array> holding the same rows and against a plain gather of the same rows
- * by precomputed row index (no lookup at all: the memory-bound floor of a JS caller), and p50/p99 of a
- * 256-key batch inline.
+ * by precomputed row index (no lookup at all: the memory-bound floor of a JS caller), p50/p99 of a
+ * 256-key batch inline, and the total rate of 1, 2, 4, ... reader threads on the one cache.
  */
 export const l1CacheSuite: Suite = {
   name: 'l1-cache',
@@ -77,7 +80,38 @@ export const l1CacheSuite: Suite = {
       report.figure(`l1 inline p50 batch 256 ${name}`, 'us', lat.p50);
       const p99 = report.figure(`l1 inline p99 batch 256 ${name}`, 'us', lat.p99);
       report.bound(`l1 inline p99 batch 256 / 50 us (${name})`, p99, 50, '50 us');
+      if (name === 'zipf') await readerThreads(ctx.scale, report, cache, stream);
     }
     await cache.close();
   },
 };
+
+/**
+ * Total query rate of N reader threads (16,384-key batches) started together on one cache, for N = 1,
+ * 2, 4, ... up to the cores available (at most 8): keys of all threads / the slowest thread's time.
+ */
+async function readerThreads(scale: string, report: SuiteReport, cache: WasmEmbeddingCache, stream: BigInt64Array): Promise<void> {
+  const batch = 16384;
+  const calls = scale === 'full' ? 128 : scale === 'quick' ? 32 : 4;
+  const shared = new BigInt64Array(new SharedArrayBuffer(stream.byteLength));
+  shared.set(stream);
+  let one: Figure | undefined;
+  for (let threads = 1; threads <= Math.min(8, availableParallelism()); threads *= 2) {
+    const gate = new Int32Array(new SharedArrayBuffer(8));
+    const done = Array.from({ length: threads }, (_, t) => new Promise<number>((resolve, reject) => {
+      const worker = new Worker(new URL('../workers/l1-reader.js', import.meta.url), {
+        workerData: { handle: cache.handle(), stream: shared, batch, calls, gate, offset: t * calls },
+      });
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    }));
+    while (Atomics.load(gate, 0) < threads) Atomics.wait(gate, 0, Atomics.load(gate, 0), 50);
+    Atomics.store(gate, 1, 1);
+    Atomics.notify(gate, 1);
+    const seconds = Math.max(...(await Promise.all(done)));
+    const rate = (threads * calls * batch) / seconds;
+    const f = report.figure(`l1 query batch 16384 zipf, ${threads} reader threads`, 'keys/s', { median: rate, min: rate, max: rate, samples: 1 }, 'all threads together, one run');
+    if (threads === 1) one = f;
+    else if (one) report.ratio(`${threads} reader threads vs 1`, f, one, threads * 0.8);
+  }
+}
