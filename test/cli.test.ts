@@ -1,11 +1,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomInt64Keys, randomVectors, row, tempDir } from './helpers/lmdb-random.js';
-import { writeHugeCtr } from './helpers/import-files.js';
+import { readBytes, writeHugeCtr } from './helpers/import-files.js';
 
 const hps = fileURLToPath(new URL('../bin/hps.js', import.meta.url));
 const dir = tempDir('cli');
@@ -65,7 +65,7 @@ test('import, lookup, export and info on a ps.json', () => {
 
   const exported = run('export', '-c', config, '-m', 'm', '-t', 't', '-o', join(dir.path, 'out'));
   assert.is(exported.code, 0, exported.stderr);
-  const ek = new BigInt64Array(readFileSync(join(dir.path, 'out', 'key')).buffer.slice(0));
+  const ek = new BigInt64Array(readBytes(join(dir.path, 'out', 'key')));
   assert.equal(Array.from(ek), Array.from(keys).sort((a, b) => (a < b ? -1 : 1)));
 
   const info = run('info', '-c', config);

@@ -1,11 +1,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LmdbStore } from '../engine/lmdb/lmdb-store.js';
 import { exportHugeCtrFolder, importTable, openHugeCtrFolder, openJsonl, openNpyPair } from '../engine/import/index.js';
 import { randomInt64Keys, randomUint32Keys, randomVectors, row, tempDir } from './helpers/lmdb-random.js';
-import { writeHugeCtr, writeJsonl, writeNpy } from './helpers/import-files.js';
+import { readBytes, writeHugeCtr, writeJsonl, writeNpy } from './helpers/import-files.js';
 
 const dir = tempDir('import-formats');
 test.after(() => dir.remove());
@@ -39,6 +39,24 @@ test('HugeCTR folder, sorted in memory and through many runs spilled to files (w
   checkTable(store, 'b', keys, vectors, dim);
   assert.is(store.table('b')!.dim, dim, 'dim derived from the file sizes');
   assert.equal(readdirSync(store.path).filter((n) => n.startsWith('.import-runs')), [], 'run files removed');
+  await store.close();
+});
+
+test('HugeCTR folder with 4-byte uint32 keys (HPS without supportlonglong), exported back the same way', async () => {
+  const dim = 6;
+  const keys = randomUint32Keys(900, 31);
+  const vectors = randomVectors(900, dim, 32);
+  const folder = join(dir.path, 'hugectr32');
+  mkdirSync(folder, { recursive: true });
+  writeFileSync(join(folder, 'key'), Uint32Array.from(keys, Number));
+  writeFileSync(join(folder, 'emb_vector'), vectors);
+  const store = LmdbStore.open(dir.path, 'hc32');
+  await importTable(store, 'u', openHugeCtrFolder(folder, dim), { keyType: 'uint32', progress: false });
+  checkTable(store, 'u', keys, vectors, dim);
+  const out = join(dir.path, 'exported32');
+  await exportHugeCtrFolder(store, 'u', out);
+  const ek = new Uint32Array(readBytes(join(out, 'key')));
+  assert.equal(Array.from(ek), Array.from(keys, Number).sort((a, b) => a - b));
   await store.close();
 });
 
@@ -89,8 +107,8 @@ test('export writes the HugeCTR format back: the same rows, in key order', async
   const out = join(dir.path, 'exported');
   const report = await exportHugeCtrFolder(store, 't', out);
   assert.is(report.rows, 3000);
-  const ek = new BigInt64Array(readFileSync(join(out, 'key')).buffer.slice(0));
-  const ev = new Float32Array(readFileSync(join(out, 'emb_vector')).buffer.slice(0));
+  const ek = new BigInt64Array(readBytes(join(out, 'key')));
+  const ev = new Float32Array(readBytes(join(out, 'emb_vector')));
   const order = Array.from(keys.keys()).sort((a, b) => (keys[a] < keys[b] ? -1 : 1));
   assert.equal(Array.from(ek), order.map((i) => keys[i]));
   for (let j = 0; j < order.length; j++) assert.equal(row(ev, j, dim), row(vectors, order[j], dim));

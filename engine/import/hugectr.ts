@@ -7,15 +7,28 @@ import type { LmdbStore } from '../lmdb/lmdb-store.js';
 import { checkKeyRange, readExact, sizeError, type ImportSource, type RowChunk } from './source.js';
 
 /**
- * A HugeCTR sparse-model folder: `key` (int64 little-endian) and `emb_vector` (float32 rows of dim,
- * in the same order). Sizes are checked before anything is read. `dim` may be left out and is then
- * derived from the sizes.
+ * A HugeCTR sparse-model folder: `key` (int64 little-endian; HPS models without `supportlonglong` have
+ * uint32 keys, 4 bytes each) and `emb_vector` (float32 rows of dim, in the same order). Sizes are
+ * checked before anything is read. The key width follows from the sizes when `dim` is given; without
+ * `dim`, keys are int64 and dim is derived from the sizes.
  */
 export function openHugeCtrFolder(folder: string, dim?: number): ImportSource {
   const keyFile = join(folder, 'key');
   const vectorFile = join(folder, 'emb_vector');
   const keyBytes = fileSize(keyFile);
   const vectorBytes = fileSize(vectorFile);
+  const int64Fits = keyBytes % 8 === 0 && (dim === undefined || vectorBytes === (keyBytes / 8) * dim * 4);
+  if (!int64Fits && dim !== undefined && keyBytes > 0 && keyBytes % 4 === 0 && vectorBytes === (keyBytes / 4) * dim * 4) {
+    const rows32 = keyBytes / 4;
+    const d = dim;
+    return {
+      description: `HugeCTR folder ${folder} (uint32 keys)`,
+      dim: d,
+      totalRows: rows32,
+      files: [keyFile, vectorFile],
+      chunks: (maxRows: number, keyType: KeyType) => readPair32(keyFile, vectorFile, 0, 0, rows32, d, maxRows, keyType, false),
+    };
+  }
   if (keyBytes % 8 !== 0) {
     throw sizeError(keyFile, `${keyBytes} bytes is not a whole number of int64 keys`, Math.floor(keyBytes / 8) * 8, keyBytes);
   }
@@ -63,6 +76,34 @@ export async function* readPair(keyFile: string, vectorFile: string, keyOffset: 
   }
 }
 
+/** Reads 32-bit keys (uint32, or int32 when `signed`), widening them to int64 bit patterns. */
+export async function* readPair32(keyFile: string, vectorFile: string, keyOffset: number, vectorOffset: number, rows: number, dim: number, maxRows: number, keyType: KeyType, signed: boolean): AsyncGenerator<RowChunk> {
+  const keysFh = await open(keyFile, 'r');
+  const vectorsFh = await open(vectorFile, 'r');
+  try {
+    const n0 = Math.min(maxRows, rows);
+    const narrow = new Uint32Array(n0);
+    const keys = new BigInt64Array(n0);
+    const halves = new Uint32Array(keys.buffer);
+    const vectors = new Float32Array(n0 * dim);
+    for (let start = 0; start < rows; start += n0) {
+      const n = Math.min(n0, rows - start);
+      await readExact(keysFh, new Uint8Array(narrow.buffer, 0, n * 4), keyOffset + start * 4, keyFile);
+      await readExact(vectorsFh, new Uint8Array(vectors.buffer, 0, n * dim * 4), vectorOffset + start * dim * 4, vectorFile);
+      for (let i = 0; i < n; i++) {
+        const v = narrow[i];
+        halves[2 * i] = v;
+        halves[2 * i + 1] = signed && v >= 0x80000000 ? 0xffffffff : 0;
+      }
+      checkKeyRange(halves, n, keyType, keyFile, start, keyOffset, 4);
+      yield { keys: keys.subarray(0, n), vectors: vectors.subarray(0, n * dim) };
+    }
+  } finally {
+    await keysFh.close();
+    await vectorsFh.close();
+  }
+}
+
 export interface ExportReport {
   folder: string;
   rows: number;
@@ -71,8 +112,9 @@ export interface ExportReport {
 }
 
 /**
- * Writes `table` as a HugeCTR folder (`key` int64 LE, `emb_vector` float32 rows) in ascending key
- * order. Files are written under temporary names and renamed when complete.
+ * Writes `table` as a HugeCTR folder (`key` int64 LE, or uint32 LE for a uint32 table as HPS wrote
+ * it without `supportlonglong`; `emb_vector` float32 rows) in ascending key order. Files are written
+ * under temporary names and renamed when complete.
  */
 export async function exportHugeCtrFolder(store: LmdbStore, table: string, folder: string): Promise<ExportReport> {
   const started = performance.now();
@@ -83,12 +125,14 @@ export async function exportHugeCtrFolder(store: LmdbStore, table: string, folde
   const vectorsFh = await open(vectorTmp, 'w');
   let rows = 0;
   let bytes = 0;
+  const narrow = store.table(table)?.keyType === 'uint32';
   try {
     for (const { keys, vectors } of store.scan(table)) {
-      await keysFh.write(new Uint8Array(keys.buffer, keys.byteOffset, keys.byteLength));
+      const keyData = narrow ? lowHalves(keys) : keys;
+      await keysFh.write(new Uint8Array(keyData.buffer, keyData.byteOffset, keyData.byteLength));
       await vectorsFh.write(new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength));
       rows += keys.length;
-      bytes += keys.byteLength + vectors.byteLength;
+      bytes += keyData.byteLength + vectors.byteLength;
     }
     await keysFh.close();
     await vectorsFh.close();
@@ -113,4 +157,11 @@ export function fileSize(file: string): number {
     if (e instanceof HpsError) throw e;
     throw new HpsError('BAD_FILE', `${file}: cannot read: ${(e as Error).message}`, { cause: e });
   }
+}
+
+function lowHalves(keys: BigInt64Array): Uint32Array {
+  const halves = new Uint32Array(keys.buffer, keys.byteOffset, keys.length * 2);
+  const out = new Uint32Array(keys.length);
+  for (let i = 0; i < out.length; i++) out[i] = halves[2 * i];
+  return out;
 }

@@ -1,8 +1,8 @@
 import { open } from 'node:fs/promises';
 import { HpsError } from '../errors.js';
 import type { KeyType } from '../keys.js';
-import { fileSize, readPair } from './hugectr.js';
-import { checkKeyRange, readExact, sizeError, type ImportSource, type RowChunk } from './source.js';
+import { fileSize, readPair, readPair32 } from './hugectr.js';
+import { readExact, sizeError, type ImportSource } from './source.js';
 
 /** What the header of a .npy file says (format versions 1.0, 2.0 and 3.0). */
 export interface NpyHeader {
@@ -82,35 +82,6 @@ export async function openNpyPair(keyFile: string, vectorFile: string, dim?: num
     chunks: (maxRows: number, keyType: KeyType) =>
       keyBytes === 8
         ? readPair(keyFile, vectorFile, kh.dataOffset, vh.dataOffset, rows, vdim, maxRows, keyType)
-        : readNarrowKeys(keyFile, vectorFile, kh, vh.dataOffset, rows, vdim, maxRows, keyType),
+        : readPair32(keyFile, vectorFile, kh.dataOffset, vh.dataOffset, rows, vdim, maxRows, keyType, kh.descr === '<i4'),
   };
-}
-
-/** Reads 32-bit keys (uint32 or int32), widening them to int64 bit patterns. */
-async function* readNarrowKeys(keyFile: string, vectorFile: string, kh: NpyHeader, vectorOffset: number, rows: number, dim: number, maxRows: number, keyType: KeyType): AsyncGenerator<RowChunk> {
-  const signed = kh.descr === '<i4';
-  const keysFh = await open(keyFile, 'r');
-  const vectorsFh = await open(vectorFile, 'r');
-  try {
-    const n0 = Math.min(maxRows, rows);
-    const narrow = new Uint32Array(n0);
-    const keys = new BigInt64Array(n0);
-    const halves = new Uint32Array(keys.buffer);
-    const vectors = new Float32Array(n0 * dim);
-    for (let start = 0; start < rows; start += n0) {
-      const n = Math.min(n0, rows - start);
-      await readExact(keysFh, new Uint8Array(narrow.buffer, 0, n * 4), kh.dataOffset + start * 4, keyFile);
-      await readExact(vectorsFh, new Uint8Array(vectors.buffer, 0, n * dim * 4), vectorOffset + start * dim * 4, vectorFile);
-      for (let i = 0; i < n; i++) {
-        const v = narrow[i];
-        halves[2 * i] = v;
-        halves[2 * i + 1] = signed && v >= 0x80000000 ? 0xffffffff : 0;
-      }
-      checkKeyRange(halves, n, keyType, keyFile, start, kh.dataOffset, 4);
-      yield { keys: keys.subarray(0, n), vectors: vectors.subarray(0, n * dim) };
-    }
-  } finally {
-    await keysFh.close();
-    await vectorsFh.close();
-  }
 }

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** Writes a HugeCTR sparse-model folder: `key` (int64 LE) and `emb_vector` (float32 rows). */
@@ -29,4 +29,9 @@ export function writeJsonl(file: string, keys: BigInt64Array, vectors: Float32Ar
     lines.push(JSON.stringify({ key, vector: Array.from(vectors.subarray(i * dim, (i + 1) * dim)) }));
   }
   writeFileSync(file, lines.join('\n') + '\n');
+}
+
+/** A file's bytes in an ArrayBuffer of their own (readFileSync may return a view into a shared pool). */
+export function readBytes(file: string): ArrayBuffer {
+  return new Uint8Array(readFileSync(file)).slice().buffer;
 }
