@@ -19,8 +19,8 @@ export function serveUnique(
   counts.unique = keys.length;
   if (keys.length === 0) return counts;
   const epoch = Atomics.load(tiers.epoch, 0);
-  const cacheFound = (tier: WriteTier, k: BigInt64Array, rows: Float32Array, found: Uint32Array) =>
-    insertFound(tiers, epoch, tier, k, rows, found);
+  const cacheFound = (tier: WriteTier, k: BigInt64Array, rows: Float32Array, notFound: Uint32Array) =>
+    insertFound(tiers, epoch, tier, k, rows, notFound);
   if (!tiers.l1) {
     resolveBelowL1(tiers, keys, out, counts, cacheFound, defer);
     return counts;
@@ -41,31 +41,31 @@ export function serveUnique(
     counts.defaults = missed.length;
     defer(() => {
       const rows = new Float32Array(missed.length * tiers.dim);
-      const found = resolveBelowL1(tiers, missedKeys, rows, emptyCounts(), cacheFound, defer);
-      cacheFound(l1, missedKeys, rows, found);
+      const notFound = resolveBelowL1(tiers, missedKeys, rows, emptyCounts(), cacheFound, defer);
+      cacheFound(l1, missedKeys, rows, notFound);
     });
     return counts;
   }
 
   t = process.hrtime.bigint();
   const rows = new Float32Array(missed.length * tiers.dim);
-  const found = resolveBelowL1(tiers, missedKeys, rows, counts, cacheFound, defer);
+  const notFound = resolveBelowL1(tiers, missedKeys, rows, counts, cacheFound, defer);
   placeRows(rows, missed, out, tiers.dim);
-  if (hitRate < tiers.hitRateThreshold) cacheFound(l1, missedKeys, rows, found);
-  else defer(() => cacheFound(l1, missedKeys, rows, found));
+  if (hitRate < tiers.hitRateThreshold) cacheFound(l1, missedKeys, rows, notFound);
+  else defer(() => cacheFound(l1, missedKeys, rows, notFound));
   return counts;
 }
 
 /**
- * L2, then L3, then defaults, for keys not in L1. Returns the positions (into `keys`) that were found
- * in some tier, so that only real rows are cached above.
+ * L2, then L3, then defaults, for keys not in L1. Returns the ascending positions (into `keys`) found
+ * in no tier, so that only real rows are cached above.
  */
 function resolveBelowL1(
   tiers: TableTiers,
   keys: BigInt64Array,
   out: Float32Array,
   counts: TierCounts,
-  cacheFound: (tier: WriteTier, keys: BigInt64Array, rows: Float32Array, found: Uint32Array) => void,
+  cacheFound: (tier: WriteTier, keys: BigInt64Array, rows: Float32Array, notFound: Uint32Array) => void,
   defer: (work: () => void) => void,
 ): Uint32Array {
   let missing: Uint32Array;
@@ -88,27 +88,34 @@ function resolveBelowL1(
     counts.l3Hits += missing.length - l3Missing.length;
     if (tiers.l2 && tiers.cacheMissedEmbeddings && l3Missing.length < missing.length) {
       const l2 = tiers.l2;
-      defer(() => cacheFound(l2, l3Keys, l3Rows, complement(l3Missing, l3Keys.length)));
+      defer(() => cacheFound(l2, l3Keys, l3Rows, l3Missing));
     }
     missing = composePositions(missing, l3Missing);
   }
 
   fillRows(out, missing, tiers.dim, tiers.defaultValue);
   counts.defaults += missing.length;
-  return complement(missing, keys.length);
+  return missing;
 }
 
 /**
- * Caches the rows of `found` positions in `tier`, unless a write to the table overlapped the fetch that
- * produced them (the epoch was odd or moved): then whatever was inserted is taken out again.
+ * Caches the rows of `keys` except those at `notFound` positions in `tier`, unless a write to the table
+ * overlapped the fetch that produced them (the epoch was odd or moved): then whatever was inserted is
+ * taken out again.
  */
 function insertFound(
   tiers: TableTiers, epoch: number, tier: WriteTier,
-  keys: BigInt64Array, rows: Float32Array, found: Uint32Array,
+  keys: BigInt64Array, rows: Float32Array, notFound: Uint32Array,
 ): void {
-  if (found.length === 0 || (epoch & 1) === 1) return;
-  const k = found.length === keys.length ? keys : pickKeys(keys, found);
-  tier.insert(k, found.length === keys.length ? rows : pickRows(rows, found, tiers.dim));
+  if (notFound.length === keys.length || (epoch & 1) === 1) return;
+  let k = keys;
+  let r = rows;
+  if (notFound.length > 0) {
+    const found = complement(notFound, keys.length);
+    k = pickKeys(keys, found);
+    r = pickRows(rows, found, tiers.dim);
+  }
+  tier.insert(k, r);
   if (Atomics.load(tiers.epoch, 0) !== epoch) tier.erase(k);
 }
 
