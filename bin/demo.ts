@@ -98,7 +98,8 @@ async function zipfLookups(ps: ParameterServer, keys: BigInt64Array, o: DemoOpti
     lookups++;
   }
   const s = (performance.now() - started) / 1000;
-  log(`Zipf(1.05) lookups, batches of ${o.batch} keys for ${s.toFixed(1)} s: ${fmt(lookups / s)} lookups/s, ${fmt((lookups * o.batch) / s)} keys/s (L3 LMDB tier, one thread)`);
+  const tiers = ps.info().models[0].tables[0].tiers.join(' -> ');
+  log(`Zipf(1.05) lookups, batches of ${o.batch} keys for ${s.toFixed(1)} s: ${fmt(lookups / s)} lookups/s, ${fmt((lookups * o.batch) / s)} keys/s (tiers: ${tiers}, one request at a time)`);
 }
 
 async function checkSample(ps: ParameterServer, keys: BigInt64Array, folder: string, o: DemoOptions, log: (line: string) => void): Promise<void> {
