@@ -123,6 +123,13 @@ test('wrong vector length and wrong output size are errors that change nothing',
   assert.is(unknown.code, 'UNKNOWN_TABLE');
   assert.match(unknown.message, /known tables: t/);
   assert.is(catchError(() => store.ensureTable('t', 5, 'int64')).code, 'BAD_CONFIG');
+  store.ensureTable('u', 4, 'uint32');
+  const wide = BigInt64Array.of(5n, 2n ** 32n + 5n);
+  const tooWide = catchError(() => store.put('u', wide, randomVectors(2, 4, 19)));
+  assert.is(tooWide.code, 'BAD_KEY');
+  assert.match(tooWide.message, /model bad table u: keys\[1\]: key 4294967301 .*\[0, 4294967295\]/);
+  assert.is(store.table('u')!.count, 0);
+  assert.is(catchError(() => store.get('u', wide, new Float32Array(8))).code, 'BAD_KEY');
   await store.close();
 });
 

@@ -101,7 +101,8 @@ export async function importTable(store: LmdbStore, table: string, source: Impor
     };
   } catch (e) {
     staged.abort();
-    throw e;
+    if (e instanceof HpsError) throw e;
+    throw new HpsError('IO', `${source.description}: import into model ${store.model} table ${table} failed: ${(e as Error).message}; the table is unchanged`, { cause: e });
   } finally {
     bar.stop();
     runs.remove();

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { HpsError } from '../errors.js';
-import type { KeyType } from '../keys.js';
+import { normalizeKeys, type KeyType } from '../keys.js';
 import { KeyCodec, keyHalves } from './key-codec.js';
 import { StagedTable } from './staged-table.js';
 import { writeRows, type RowDatabase } from './write-rows.js';
@@ -118,6 +118,7 @@ export class LmdbStore {
     if (out.length < keys.length * meta.dim) {
       throw new HpsError('BAD_OUTPUT', `model ${this.model} table ${table}: output holds ${out.length} floats, expected at least ${keys.length} x ${meta.dim} = ${keys.length * meta.dim}`);
     }
+    this.checkKeys(meta, keys);
     const db = this.rowDb(meta.db);
     const codec = this.codecs[meta.keyType];
     const halves = keyHalves(keys);
@@ -160,9 +161,10 @@ export class LmdbStore {
   put(table: string, keys: BigInt64Array, vectors: Float32Array): void {
     const meta = this.requireTable(table);
     this.checkWritable(table, 'put rows');
+    this.checkKeys(meta, keys);
     checkVectors(this.model, meta, keys.length, vectors);
     const db = this.rowDb(meta.db);
-    this.env.transactionSync(() => {
+    this.writeTxn(table, 'put rows', () => {
       writeRows(db, this.codecs[meta.keyType], meta.dim, keys, vectors, null);
       this.updateCount(meta, db);
     });
@@ -172,11 +174,12 @@ export class LmdbStore {
   erase(table: string, keys: BigInt64Array): number {
     const meta = this.requireTable(table);
     this.checkWritable(table, 'erase rows');
+    this.checkKeys(meta, keys);
     const db = this.rowDb(meta.db);
     const codec = this.codecs[meta.keyType];
     const halves = keyHalves(keys);
     let removed = 0;
-    this.env.transactionSync(() => {
+    this.writeTxn(table, 'erase rows', () => {
       const before = entryCount(db);
       for (let i = 0; i < keys.length; i++) db.removeSync(codec.encode(halves, i));
       removed = before - entryCount(db);
@@ -249,6 +252,21 @@ export class LmdbStore {
       throw new HpsError('UNKNOWN_TABLE', `model ${this.model}: no table ${JSON.stringify(table)} in the persistent store at ${this.path}; known tables: ${known.length ? known.join(', ') : '(none)'}`);
     }
     return meta;
+  }
+
+  /** A uint32 table's keys must fit 32 bits: the 4-byte encoding would otherwise drop the high half. */
+  private checkKeys(meta: TableMeta, keys: BigInt64Array): void {
+    if (meta.keyType === 'uint32') normalizeKeys(keys, 'uint32', `model ${this.model} table ${meta.name}: keys`);
+  }
+
+  /** Runs `fn` in one write transaction; an LMDB failure (e.g. a full disk) rolls it back and is an HpsError IO. */
+  private writeTxn(table: string, what: string, fn: () => void): void {
+    try {
+      this.env.transactionSync(fn);
+    } catch (e) {
+      if (e instanceof HpsError) throw e;
+      throw new HpsError('IO', `model ${this.model} table ${table}: cannot ${what} in ${this.path}: ${(e as Error).message}; nothing was written`, { cause: e });
+    }
   }
 
   private rowDb(name: string): RowDatabase {
