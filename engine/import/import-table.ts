@@ -100,7 +100,11 @@ export async function importTable(store: LmdbStore, table: string, source: Impor
       report: { model: store.model, table, source: source.description, rows, count: meta.count, bytes: rows * (8 + dim * 4), seconds, keysPerSecond: rows / seconds },
     };
   } catch (e) {
-    staged.abort();
+    try {
+      staged.abort();
+    } catch {
+      // e.g. a full disk: the staging database stays listed and is dropped at the next writable open
+    }
     if (e instanceof HpsError) throw e;
     throw new HpsError('IO', `${source.description}: import into model ${store.model} table ${table} failed: ${(e as Error).message}; the table is unchanged`, { cause: e });
   } finally {
