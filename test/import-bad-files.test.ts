@@ -62,6 +62,14 @@ test('HugeCTR vector file that is not keys x dim x 4 bytes (truncated)', async (
   await rejects(() => openHugeCtrFolder(folder), 'BAD_FILE', /150 bytes is not 10 keys x dim x 4 bytes/);
 });
 
+test('a vector file truncated after the size check (while importing)', async () => {
+  const folder = join(dir.path, 'shrinks');
+  writeHugeCtr(folder, randomInt64Keys(300, 54), randomVectors(300, dim, 55));
+  const source = openHugeCtrFolder(folder, dim);
+  truncateSync(join(folder, 'emb_vector'), 1000);
+  await rejects(() => source, 'BAD_FILE', /shrinks\/emb_vector: truncated while importing: ended at byte 1000, expected at least \d+ bytes/);
+});
+
 test('a vector file of another dim than the table', async () => {
   const folder = join(dir.path, 'dim8');
   writeHugeCtr(folder, randomInt64Keys(10, 47), randomVectors(10, 8, 48));
