@@ -106,6 +106,15 @@ test('expectedKeys sizes the index up front: no rebuild while loading that many 
   assert.is(arena.lookup(keys, new Float32Array(keys.length * 4)).length, 0);
 });
 
+test('expectedKeys is a hint: beyond the margin or the memory it sizes for what fits', () => {
+  const a = HostArena.create({ dim: 128, numPartitions: 2, expectedKeys: 2 ** 40, maxPartitionBytes: 64 << 20 });
+  assert.ok(a.layout(0).indexCapacity * 4 < 4 << 20, 'index sized for what 64 MiB of records can hold');
+  const b = HostArena.create({ dim: 4, numPartitions: 2, expectedKeys: 1e6, overflowMargin: 1000 });
+  assert.ok(b.layout(0).indexCapacity < 2000, `index sized for the margin, got ${b.layout(0).indexCapacity}`);
+  a.close();
+  b.close();
+});
+
 test('repeats in one insert batch: the last one wins; lookups of repeated keys', () => {
   const rand = rng(3);
   const arena = HostArena.create({ dim: 2, numPartitions: 2 });

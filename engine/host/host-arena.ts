@@ -1,7 +1,7 @@
 import { HpsError } from '../errors.js';
 import { instantiateKernels, kernelModule, newKernelMemory } from '../wasm.js';
 import { HEADER_OFFSET, MAX_LOAD_Q16, POLICY_CODES, Stat, type HostKernels } from './kernels.js';
-import { resolveArenaOptions, slabStepBytes, type HostArenaOptions, type ResolvedArenaOptions } from './options.js';
+import { expectedPerPartition, resolveArenaOptions, slabStepBytes, type HostArenaOptions, type ResolvedArenaOptions } from './options.js';
 import { PartitionView } from './partition.js';
 import { Router } from './router.js';
 import { MissList } from './miss-list.js';
@@ -83,7 +83,7 @@ export class HostArena {
     const module = kernelModule();
     const margin = Math.min(o.overflowMargin, 0xffffffff);
     const target = Math.floor(o.overflowResolutionTarget * margin);
-    const initialKeys = Math.min(0xffffffff, Math.ceil((o.expectedKeys / o.numPartitions) * 1.02));
+    const initialKeys = Math.ceil(expectedPerPartition(o) * 1.02);
     const memories: WebAssembly.Memory[] = [];
     for (let p = 0; p < o.numPartitions; p++) {
       const memory = newKernelMemory(1 << 20, o.maxPartitionBytes);

@@ -16,7 +16,10 @@ export interface HostArenaOptions {
   overflowPolicy?: OverflowPolicy;
   /** Fraction of overflowMargin that eviction goes down to (`overflow_resolution_target`); default 0.8. */
   overflowResolutionTarget?: number;
-  /** Keys the arena is expected to hold: sizes the index up front and the slab growth step. */
+  /**
+   * Keys the arena is expected to hold (a hint): sizes each partition's index up front and the slab
+   * growth step, for at most overflowMargin keys and what maxPartitionBytes can hold per partition.
+   */
   expectedKeys?: number;
   /** Memory limit of each partition in bytes (a wasm32 memory: 4 GiB at most, the default). */
   maxPartitionBytes?: number;
@@ -77,10 +80,6 @@ export function resolveArenaOptions(options: unknown): ResolvedArenaOptions {
   if (typeof target !== 'number' || !(target > 0 && target <= 1)) fail('overflowResolutionTarget', o.overflowResolutionTarget, 'a number in (0, 1]');
   const expectedKeys = integer(o, 'expectedKeys', 0, Number.MAX_SAFE_INTEGER, 0);
   const maxPartitionBytes = integer(o, 'maxPartitionBytes', MIN_PARTITION_BYTES, MAX_PARTITION_BYTES, MAX_PARTITION_BYTES);
-  const perPartition = expectedKeys / numPartitions;
-  if (recordBytes(dim, overflowPolicy) * perPartition > maxPartitionBytes) {
-    fail('expectedKeys', expectedKeys, `at most ${Math.floor(maxPartitionBytes / recordBytes(dim, overflowPolicy)) * numPartitions} keys for dim ${dim} over ${numPartitions} partitions (${maxPartitionBytes} bytes per partition): add partitions`);
-  }
   return { dim, numPartitions, allocationRate, overflowMargin, overflowPolicy, overflowResolutionTarget: target, expectedKeys, maxPartitionBytes };
 }
 
@@ -91,7 +90,13 @@ export function resolveArenaOptions(options: unknown): ResolvedArenaOptions {
  */
 export function slabStepBytes(o: ResolvedArenaOptions): number {
   const record = recordBytes(o.dim, o.overflowPolicy);
-  const expectedBytes = (o.expectedKeys / o.numPartitions) * record;
-  const wanted = o.expectedKeys ? Math.min(16 << 20, Math.max(64 << 10, expectedBytes / 64)) : 1 << 20;
+  const expectedBytes = expectedPerPartition(o) * record;
+  const wanted = expectedBytes ? Math.min(16 << 20, Math.max(64 << 10, expectedBytes / 64)) : 1 << 20;
   return Math.max(64 << 10, record, Math.min(o.allocationRate, wanted));
+}
+
+/** Keys one partition is sized for up front: expectedKeys spread over the partitions, within the margin and memory. */
+export function expectedPerPartition(o: ResolvedArenaOptions): number {
+  const fits = Math.floor((0.9 * o.maxPartitionBytes) / (recordBytes(o.dim, o.overflowPolicy) + 5));
+  return Math.min(Math.ceil(o.expectedKeys / o.numPartitions), o.overflowMargin, fits);
 }
