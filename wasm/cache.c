@@ -6,8 +6,8 @@
 // occupancy mask (bit w for way w), the ways' keys, versions, LFU counts and stamps, padded to whole
 // 64-byte lines, then the ways' rows.
 //
-// Concurrency: one writer at a time (header lock word, taken by every writing kernel); any number of
-// lock-free readers. Every slot has a version word (seqlock): the writer makes it odd, writes key, row,
+// Concurrency: one writer at a time (header lock word holding the owner thread's id, taken by every
+// writing kernel); any number of lock-free readers. Every slot has a version word (seqlock): the writer makes it odd, writes key, row,
 // metadata and the set's occupancy bit, then makes it even; a reader copies and retries when the version
 // was odd or changed. Readers also store access metadata (stamp, count): racy by design, it only steers
 // eviction.
@@ -24,7 +24,7 @@ typedef struct {
   uint32_t magic, dim, ways, num_sets;
   uint32_t policy, lock, sets_off, set_bytes;
   uint32_t rows_in_set, dir_off, dir_len, capacity;
-  uint32_t reserved[4];
+  uint32_t writing, reserved[3];
   uint64_t clock, size, hits, misses, insertions, evictions;
 } l1_header;
 
@@ -32,6 +32,7 @@ _Static_assert(sizeof(l1_header) == 112, "engine/cache/layout.ts mirrors this he
 
 #define L1_LFU 1u
 #define L1_ABSENT 0xffffffffu
+#define L1_MAX_TRIES 100000u
 #define RLX __ATOMIC_RELAXED
 #define SC __ATOMIC_SEQ_CST
 
@@ -72,10 +73,10 @@ static inline void l1_copy(float *dst, const float *src, uint32_t dim) {
   for (; i < dim; i++) dst[i] = src[i];
 }
 
-static inline void l1_lock(l1_header *h) {
+static inline void l1_lock(l1_header *h, uint32_t owner) {
   for (;;) {
     uint32_t expected = 0;
-    if (__atomic_compare_exchange_n(&h->lock, &expected, 1u, 0, SC, SC)) return;
+    if (__atomic_compare_exchange_n(&h->lock, &expected, owner, 0, SC, SC)) return;
   }
 }
 
@@ -112,9 +113,16 @@ static inline uint32_t l1_victim(const l1_header *h, l1_bucket b) {
   return best;
 }
 
-// Seqlock edges: odd while the writer is inside the slot.
-static inline void l1_begin_write(l1_bucket b, uint32_t w) { __atomic_fetch_add(&b.ver[w], 1u, SC); }
-static inline void l1_end_write(l1_bucket b, uint32_t w) { __atomic_fetch_add(&b.ver[w], 1u, SC); }
+// Seqlock edges: the version is odd while the writer is inside the slot. `writing` names the slot
+// ((set << 5 | way) + 1) so that l1_recover can drop it if the writer's thread dies inside.
+static inline void l1_begin_write(l1_header *h, l1_bucket b, uint32_t set, uint32_t w) {
+  __atomic_store_n(&h->writing, ((set << 5) | w) + 1u, SC);
+  __atomic_fetch_add(&b.ver[w], 1u, SC);
+}
+static inline void l1_end_write(l1_header *h, l1_bucket b, uint32_t w) {
+  __atomic_fetch_add(&b.ver[w], 1u, SC);
+  __atomic_store_n(&h->writing, 0u, SC);
+}
 
 /** Advances the clock and stores the new stamp at `stamp_out` (the caller's scratch): one per API call. */
 EMSCRIPTEN_KEEPALIVE void l1_tick(l1_header *h, uint64_t *stamp_out) {
@@ -133,7 +141,9 @@ static inline void l1_touch(const l1_header *h, l1_bucket b, uint32_t w, uint64_
 static inline int l1_lookup_one(const l1_header *h, int64_t key, float *dst, uint64_t now) {
   const uint32_t set = l1_set_of(h, key);
   const l1_bucket b = l1_bucket_of(h, set);
-  for (;;) {
+  // Bounded: a slot left odd by a writer whose thread died (until l1_recover) reads as a miss, and the
+  // lower tiers answer instead of this reader spinning forever.
+  for (uint32_t tries = 0; tries < L1_MAX_TRIES; tries++) {
     const uint32_t found = l1_match(b.keys, h->ways, key) & __atomic_load_n(b.occ, SC);
     if (!found) return 0;
     const uint32_t w = (uint32_t)__builtin_ctz(found);
@@ -146,11 +156,12 @@ static inline int l1_lookup_one(const l1_header *h, int64_t key, float *dst, uin
     l1_touch(h, b, w, now);
     return 1;
   }
+  return 0;
 }
 
 /**
- * Looks up keys[0..n): row i of `out` for each hit (rows of misses untouched); positions of misses,
- * ascending, into `miss`. Returns the number of misses. Two passes: the first finds every key's way
+ * Looks up keys[0..n): row i of `out` for each hit (rows of misses may hold partial copies: the caller
+ * copies out hit rows only); positions of misses, ascending, into `miss`. Returns the number of misses. Two passes: the first finds every key's way
  * and reads its version into `probe` (n x 8 bytes of scratch), the second checks and copies the rows;
  * each pass's iterations are independent, so the CPU overlaps the memory misses of many keys. A key
  * whose slot changed in between is looked up again on its own.
@@ -193,12 +204,12 @@ EMSCRIPTEN_KEEPALIVE uint32_t l1_query(l1_header *h, const int64_t *keys, uint32
  * Inserts or replaces keys[0..n) with rows of `vecs`, evicting by the policy. An insert is an access:
  * a new row gets count 1, a replaced one count + 1; both get the call's stamp.
  */
-EMSCRIPTEN_KEEPALIVE void l1_insert(l1_header *h, const int64_t *keys, uint32_t n, const float *vecs,
-                                    const uint64_t *stamp) {
+EMSCRIPTEN_KEEPALIVE void l1_insert(l1_header *h, uint32_t owner, const int64_t *keys, uint32_t n,
+                                    const float *vecs, const uint64_t *stamp) {
   const uint32_t dim = h->dim;
   const uint64_t now = *stamp;
   uint32_t added = 0, evicted = 0;
-  l1_lock(h);
+  l1_lock(h, owner);
   for (uint32_t i = 0; i < n; i++) {
     const int64_t key = keys[i];
     const uint32_t set = l1_set_of(h, key);
@@ -207,13 +218,13 @@ EMSCRIPTEN_KEEPALIVE void l1_insert(l1_header *h, const int64_t *keys, uint32_t 
     uint32_t w;
     if (found >= 0) {
       w = (uint32_t)found;
-      l1_begin_write(b, w);
+      l1_begin_write(h, b, set, w);
       l1_copy(l1_row(h, set, w), vecs + i * dim, dim);
       if (b.cnt[w] != 0xffffffffu) b.cnt[w]++;
     } else {
       w = l1_victim(h, b);
       const uint32_t was_used = (*b.occ >> w) & 1u;
-      l1_begin_write(b, w);
+      l1_begin_write(h, b, set, w);
       b.keys[w] = key;
       l1_copy(l1_row(h, set, w), vecs + i * dim, dim);
       b.cnt[w] = 1;
@@ -223,7 +234,7 @@ EMSCRIPTEN_KEEPALIVE void l1_insert(l1_header *h, const int64_t *keys, uint32_t 
       __atomic_fetch_add(&h->insertions, 1ull, RLX);
     }
     __atomic_store_n(&b.stamp[w], now, RLX);
-    l1_end_write(b, w);
+    l1_end_write(h, b, w);
   }
   __atomic_fetch_add(&h->size, (uint64_t)added, SC);
   __atomic_fetch_add(&h->evictions, (uint64_t)evicted, RLX);
@@ -231,41 +242,43 @@ EMSCRIPTEN_KEEPALIVE void l1_insert(l1_header *h, const int64_t *keys, uint32_t 
 }
 
 /** Overwrites the rows of keys already cached (no access recorded). Returns rows updated. */
-EMSCRIPTEN_KEEPALIVE uint32_t l1_update(l1_header *h, const int64_t *keys, uint32_t n, const float *vecs) {
+EMSCRIPTEN_KEEPALIVE uint32_t l1_update(l1_header *h, uint32_t owner, const int64_t *keys, uint32_t n,
+                                        const float *vecs) {
   const uint32_t dim = h->dim;
   uint32_t updated = 0;
-  l1_lock(h);
+  l1_lock(h, owner);
   for (uint32_t i = 0; i < n; i++) {
     const uint32_t set = l1_set_of(h, keys[i]);
     const l1_bucket b = l1_bucket_of(h, set);
     const int32_t w = l1_find(h, b, keys[i]);
     if (w < 0) continue;
-    l1_begin_write(b, (uint32_t)w);
+    l1_begin_write(h, b, set, (uint32_t)w);
     l1_copy(l1_row(h, set, (uint32_t)w), vecs + i * dim, dim);
-    l1_end_write(b, (uint32_t)w);
+    l1_end_write(h, b, (uint32_t)w);
     updated++;
   }
   l1_unlock(h);
   return updated;
 }
 
-static inline void l1_remove(l1_bucket b, uint32_t w) {
-  l1_begin_write(b, w);
+static inline void l1_remove(l1_header *h, l1_bucket b, uint32_t set, uint32_t w) {
+  l1_begin_write(h, b, set, w);
   __atomic_fetch_and(b.occ, ~(1u << w), SC);
   b.cnt[w] = 0;
   b.stamp[w] = 0;
-  l1_end_write(b, w);
+  l1_end_write(h, b, w);
 }
 
 /** Removes keys[0..n). Returns the number that were present. */
-EMSCRIPTEN_KEEPALIVE uint32_t l1_erase(l1_header *h, const int64_t *keys, uint32_t n) {
+EMSCRIPTEN_KEEPALIVE uint32_t l1_erase(l1_header *h, uint32_t owner, const int64_t *keys, uint32_t n) {
   uint32_t removed = 0;
-  l1_lock(h);
+  l1_lock(h, owner);
   for (uint32_t i = 0; i < n; i++) {
-    const l1_bucket b = l1_bucket_of(h, l1_set_of(h, keys[i]));
+    const uint32_t set = l1_set_of(h, keys[i]);
+    const l1_bucket b = l1_bucket_of(h, set);
     const int32_t w = l1_find(h, b, keys[i]);
     if (w < 0) continue;
-    l1_remove(b, (uint32_t)w);
+    l1_remove(h, b, set, (uint32_t)w);
     removed++;
   }
   __atomic_fetch_sub(&h->size, (uint64_t)removed, SC);
@@ -274,16 +287,16 @@ EMSCRIPTEN_KEEPALIVE uint32_t l1_erase(l1_header *h, const int64_t *keys, uint32
 }
 
 /** Removes every row. */
-EMSCRIPTEN_KEEPALIVE void l1_clear(l1_header *h) {
+EMSCRIPTEN_KEEPALIVE void l1_clear(l1_header *h, uint32_t owner) {
   uint32_t removed = 0;
-  l1_lock(h);
+  l1_lock(h, owner);
   for (uint32_t set = 0; set < h->num_sets; set++) {
     const l1_bucket b = l1_bucket_of(h, set);
     uint32_t occ = *b.occ;
     while (occ) {
       const uint32_t w = (uint32_t)__builtin_ctz(occ);
       occ &= occ - 1u;
-      l1_remove(b, w);
+      l1_remove(h, b, set, w);
       removed++;
     }
   }
@@ -292,9 +305,10 @@ EMSCRIPTEN_KEEPALIVE void l1_clear(l1_header *h) {
 }
 
 /** Writes the keys cached in sets [first, first + count) to `out` (room for count * ways). Returns how many. */
-EMSCRIPTEN_KEEPALIVE uint32_t l1_dump(l1_header *h, uint32_t first, uint32_t count, int64_t *out) {
+EMSCRIPTEN_KEEPALIVE uint32_t l1_dump(l1_header *h, uint32_t owner, uint32_t first, uint32_t count,
+                                      int64_t *out) {
   uint32_t written = 0;
-  l1_lock(h);
+  l1_lock(h, owner);
   for (uint32_t set = first; set < first + count && set < h->num_sets; set++) {
     const l1_bucket b = l1_bucket_of(h, set);
     for (uint32_t w = 0; w < h->ways; w++)
@@ -302,6 +316,32 @@ EMSCRIPTEN_KEEPALIVE uint32_t l1_dump(l1_header *h, uint32_t first, uint32_t cou
   }
   l1_unlock(h);
   return written;
+}
+
+/**
+ * For a thread `owner` that ended (terminated, crashed) while holding the writer lock: drops the one slot
+ * it was writing (its version was left odd, its row may be half written), recounts the size from the
+ * occupancy masks and frees the lock. Returns 1 if `owner` held the lock, else 0 (nothing changes).
+ */
+EMSCRIPTEN_KEEPALIVE uint32_t l1_recover(l1_header *h, uint32_t owner) {
+  if (__atomic_load_n(&h->lock, SC) != owner) return 0;
+  const uint32_t writing = __atomic_load_n(&h->writing, SC);
+  if (writing) {
+    const uint32_t set = (writing - 1u) >> 5, w = (writing - 1u) & 31u;
+    const l1_bucket b = l1_bucket_of(h, set);
+    if (__atomic_load_n(&b.ver[w], SC) & 1u) {
+      __atomic_fetch_and(b.occ, ~(1u << w), SC);
+      b.cnt[w] = 0;
+      b.stamp[w] = 0;
+      __atomic_fetch_add(&b.ver[w], 1u, SC);
+    }
+    __atomic_store_n(&h->writing, 0u, SC);
+  }
+  uint64_t size = 0;
+  for (uint32_t set = 0; set < h->num_sets; set++) size += (uint64_t)__builtin_popcount(*l1_bucket_of(h, set).occ);
+  __atomic_store_n(&h->size, size, SC);
+  l1_unlock(h);
+  return 1;
 }
 
 /** The set `key` maps to (exported so that tests and the CUDA cache can check they agree). */

@@ -21,8 +21,12 @@ export const H = {
 } as const;
 const HEADER_BYTES = 128;
 
-/** Scratch areas recorded for reuse by later attaches (a thread beyond this still works, unrecorded). */
+/**
+ * Scratch areas recorded for reuse by later attaches (a thread beyond this still works, unrecorded).
+ * An entry is 4 u32: state, offset, owner thread id + 1, unused.
+ */
 export const DIR_LEN = 256;
+export const DIR_ENTRY_WORDS = 4;
 export const DIR_FREE = 2;
 export const DIR_USED = 1;
 
@@ -54,7 +58,7 @@ const align = (n: number, a: number): number => Math.ceil(n / a) * a;
 export function cacheLayout(g: CacheGeometry): CacheLayout {
   const capacity = g.numSets * g.ways;
   const dir = HEADER + HEADER_BYTES;
-  const sets = align(dir + DIR_LEN * 8, 64);
+  const sets = align(dir + DIR_LEN * DIR_ENTRY_WORDS * 4, 64);
   const rowsInSet = align(8 + 24 * g.ways, 64);
   const setBytes = align(rowsInSet + g.ways * g.dim * 4, 64);
   const end = align(sets + g.numSets * setBytes, WASM_PAGE_BYTES);

@@ -1,9 +1,10 @@
+import { threadId } from 'node:worker_threads';
 import { HpsError } from '../errors.js';
 import { instantiateKernels, WASM_PAGE_BYTES, type WasmKernels } from '../wasm.js';
 import type { CachePolicy } from '../config/types.js';
 import type { CacheStats, EmbeddingCache } from './types.js';
 import {
-  HEADER, MAGIC, H, DIR_LEN, DIR_FREE, DIR_USED,
+  HEADER, MAGIC, H, DIR_LEN, DIR_ENTRY_WORDS, DIR_FREE, DIR_USED,
   cacheLayout, checkGeometry, chunkRows, scratchLayout, type ScratchLayout,
 } from './layout.js';
 
@@ -43,6 +44,7 @@ export class WasmEmbeddingCache implements EmbeddingCache {
   private readonly memory: WebAssembly.Memory;
   private readonly kernels: WasmKernels;
   private readonly scratch: ScratchLayout;
+  private readonly dir: Int32Array;
   private readonly dirEntry: number;
   private readonly chunk: number;
   private readonly keyArea: BigInt64Array;
@@ -95,7 +97,8 @@ export class WasmEmbeddingCache implements EmbeddingCache {
     this.policy = h[H.policy / 4] === 1 ? 'lfu' : 'lru';
     this.kernels = instantiateKernels(memory);
     this.chunk = chunkRows(this.dim);
-    const { base, entry } = claimScratch(memory, h[H.dir / 4], scratchLayout(0, this.dim).bytes);
+    this.dir = new Int32Array(memory.buffer, h[H.dir / 4], DIR_LEN * DIR_ENTRY_WORDS);
+    const { base, entry } = claimScratch(memory, this.dir, scratchLayout(0, this.dim).bytes);
     this.scratch = scratchLayout(base, this.dim);
     this.dirEntry = entry;
     const buf = memory.buffer;
@@ -149,14 +152,14 @@ export class WasmEmbeddingCache implements EmbeddingCache {
     if (keys.length === 0) return;
     const s = this.scratch;
     this.kernels.l1_tick(HEADER, s.stamp);
-    this.forChunks(keys, vectors, (m) => this.kernels.l1_insert(HEADER, s.keys, m, s.rows, s.stamp));
+    this.forChunks(keys, vectors, (m) => this.kernels.l1_insert(HEADER, OWNER, s.keys, m, s.rows, s.stamp));
   }
 
   /** Overwrites rows of keys already cached (no access recorded); others are ignored. Returns rows updated. */
   updateSync(keys: BigInt64Array, vectors: Float32Array): number {
     this.checkWrite(keys, vectors);
     let updated = 0;
-    this.forChunks(keys, vectors, (m) => { updated += this.kernels.l1_update(HEADER, this.scratch.keys, m, this.scratch.rows); });
+    this.forChunks(keys, vectors, (m) => { updated += this.kernels.l1_update(HEADER, OWNER, this.scratch.keys, m, this.scratch.rows); });
     return updated;
   }
 
@@ -165,7 +168,7 @@ export class WasmEmbeddingCache implements EmbeddingCache {
     this.checkOpen();
     checkKeys(keys);
     let erased = 0;
-    this.forChunks(keys, null, (m) => { erased += this.kernels.l1_erase(HEADER, this.scratch.keys, m); });
+    this.forChunks(keys, null, (m) => { erased += this.kernels.l1_erase(HEADER, OWNER, this.scratch.keys, m); });
     return erased;
   }
 
@@ -176,7 +179,7 @@ export class WasmEmbeddingCache implements EmbeddingCache {
     const setsPerChunk = Math.floor(this.chunk / this.ways);
     let total = 0;
     for (let set = 0; set < this.numSets; set += setsPerChunk) {
-      const got = this.kernels.l1_dump(HEADER, set, setsPerChunk, this.scratch.keys);
+      const got = this.kernels.l1_dump(HEADER, OWNER, set, setsPerChunk, this.scratch.keys);
       all.set(this.keyArea.subarray(0, got), total);
       total += got;
     }
@@ -186,7 +189,7 @@ export class WasmEmbeddingCache implements EmbeddingCache {
   /** Removes every row (counters other than size are kept). */
   clearSync(): void {
     this.checkOpen();
-    this.kernels.l1_clear(HEADER);
+    this.kernels.l1_clear(HEADER, OWNER);
   }
 
   /** The set `key` maps to: hi32(fmix64(key)) * numSets >> 32 (see wasm/cache.c). */
@@ -222,10 +225,25 @@ export class WasmEmbeddingCache implements EmbeddingCache {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.dirEntry >= 0) {
-      const dir = new Int32Array(this.memory.buffer, new Uint32Array(this.memory.buffer, HEADER, 16)[H.dir / 4], DIR_LEN * 2);
-      Atomics.store(dir, this.dirEntry * 2, DIR_FREE);
+    if (this.dirEntry >= 0) freeEntry(this.dir, this.dirEntry * DIR_ENTRY_WORDS, OWNER);
+  }
+
+  /**
+   * Cleans up after a thread (`worker.threadId`) that used this cache and ended without `close()`:
+   * terminated or crashed. If it died holding the writer lock, the one row it was writing is dropped
+   * (it may be half written; readers treat it as a miss until then), the size is recounted and the lock
+   * freed; its scratch areas go back to the free list. Returns true if it held the lock. Never call it
+   * for a thread that is still running.
+   */
+  releaseThread(deadThreadId: number): boolean {
+    this.checkOpen();
+    const owner = deadThreadId + 1;
+    const recovered = this.kernels.l1_recover(HEADER, owner) === 1;
+    for (let e = 0; e < DIR_LEN; e++) {
+      const at = e * DIR_ENTRY_WORDS;
+      if (Atomics.load(this.dir, at) === DIR_USED) freeEntry(this.dir, at, owner);
     }
+    return recovered;
   }
 
   private checkOpen(): void {
@@ -253,6 +271,17 @@ export class WasmEmbeddingCache implements EmbeddingCache {
   }
 }
 
+/**
+ * Frees a directory entry held by `owner`. The owner field is cleared first, so that a later
+ * releaseThread of that owner cannot free the entry once another thread has claimed it.
+ */
+function freeEntry(dir: Int32Array, at: number, owner: number): void {
+  if (Atomics.compareExchange(dir, at + 2, owner, 0) === owner) Atomics.store(dir, at, DIR_FREE);
+}
+
+/** This thread's id in the writer lock word and the scratch directory (0 means free, so id + 1). */
+const OWNER = threadId + 1;
+
 function checkKeys(keys: unknown): asserts keys is BigInt64Array {
   if (!(keys instanceof BigInt64Array)) {
     throw new HpsError('BAD_KEY', `keys: expected a BigInt64Array (see engine/keys.ts normalizeKeys), got ${describeArray(keys)}`);
@@ -266,12 +295,16 @@ function describeArray(v: unknown): string {
 
 /**
  * A scratch area for one instance: a released one from the directory, else a new one at the end of the
- * memory (memory.grow returns the old end, so concurrent attaches get distinct areas).
+ * memory (memory.grow returns the old end, so concurrent attaches get distinct areas). The entry records
+ * this thread as its owner.
  */
-function claimScratch(memory: WebAssembly.Memory, dirOffset: number, bytes: number): { base: number; entry: number } {
-  const dir = new Int32Array(memory.buffer, dirOffset, DIR_LEN * 2);
+function claimScratch(memory: WebAssembly.Memory, dir: Int32Array, bytes: number): { base: number; entry: number } {
   for (let e = 0; e < DIR_LEN; e++) {
-    if (Atomics.compareExchange(dir, 2 * e, DIR_FREE, DIR_USED) === DIR_FREE) return { base: Atomics.load(dir, 2 * e + 1) >>> 0, entry: e };
+    const at = e * DIR_ENTRY_WORDS;
+    if (Atomics.compareExchange(dir, at, DIR_FREE, DIR_USED) === DIR_FREE) {
+      Atomics.store(dir, at + 2, OWNER);
+      return { base: Atomics.load(dir, at + 1) >>> 0, entry: e };
+    }
   }
   let base: number;
   try {
@@ -280,8 +313,10 @@ function claimScratch(memory: WebAssembly.Memory, dirOffset: number, bytes: numb
     throw new HpsError('CAPACITY', `WasmEmbeddingCache: cannot grow the cache memory by ${bytes} bytes for this thread's scratch area`, { cause: err });
   }
   for (let e = 0; e < DIR_LEN; e++) {
-    if (Atomics.compareExchange(dir, 2 * e, 0, DIR_USED) === 0) {
-      Atomics.store(dir, 2 * e + 1, base | 0);
+    const at = e * DIR_ENTRY_WORDS;
+    if (Atomics.compareExchange(dir, at, 0, DIR_USED) === 0) {
+      Atomics.store(dir, at + 1, base | 0);
+      Atomics.store(dir, at + 2, OWNER);
       return { base, entry: e };
     }
   }
