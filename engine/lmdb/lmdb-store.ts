@@ -43,6 +43,13 @@ const ROW_DB_OPTIONS = { keyEncoding: 'binary', encoding: 'binary', compression:
  */
 export class LmdbStore {
   private readonly rowDbs = new Map<string, RowDatabase>();
+  /**
+   * Table metadata read in this event-loop turn. lmdb-js reads within one turn from one snapshot
+   * anyway, so this changes nothing visible and saves decoding the record on every call; it is
+   * cleared on the next turn (to see other processes' imports) and by this store's own writes.
+   */
+  private readonly metaCache = new Map<string, TableMeta | undefined>();
+  private metaCacheClear: NodeJS.Immediate | null = null;
   private readonly codecs = { int64: new KeyCodec('int64'), uint32: new KeyCodec('uint32') };
   private closed = false;
 
@@ -51,7 +58,7 @@ export class LmdbStore {
     readonly path: string,
     readonly readOnly: boolean,
     private readonly env: RootDatabase,
-    private meta: MetaDatabase | null,
+    private readonly meta: MetaDatabase | null,
   ) {}
 
   /** Opens (a writable open creates) the environment of `model` under `root`. */
@@ -88,7 +95,17 @@ export class LmdbStore {
 
   table(name: string): TableMeta | undefined {
     this.checkOpen();
-    return (this.meta?.get(TABLE + name) as TableMeta | undefined) ?? undefined;
+    if (this.metaCache.has(name)) return this.metaCache.get(name);
+    const meta = (this.meta?.get(TABLE + name) as TableMeta | undefined) ?? undefined;
+    this.metaCache.set(name, meta);
+    this.metaCacheClear ??= setImmediate(() => this.forgetMeta());
+    return meta;
+  }
+
+  private forgetMeta(): void {
+    this.metaCache.clear();
+    if (this.metaCacheClear) clearImmediate(this.metaCacheClear);
+    this.metaCacheClear = null;
   }
 
   /** Creates an empty table if it does not exist; an existing one must have the same dim and key type. */
@@ -100,6 +117,7 @@ export class LmdbStore {
     }
     this.checkWritable(name, 'create a table');
     const meta: TableMeta = { name, db: newDbName(name), dim, keyType, count: 0, fingerprint: null, source: null, updatedAt: new Date().toISOString() };
+    this.forgetMeta();
     this.env.transactionSync(() => {
       this.rowDb(meta.db);
       this.metaDb().putSync(TABLE + name, meta);
@@ -199,6 +217,7 @@ export class LmdbStore {
     this.metaDb().putSync(STAGING + dbName, true);
     const db = this.rowDb(dbName);
     return new StagedTable(this.codecs[shape.keyType], shape.dim, db, (abort) => {
+      this.forgetMeta();
       this.env.transactionSync(() => {
         if (abort) {
           db.dropSync();
@@ -212,6 +231,7 @@ export class LmdbStore {
         this.metaDb().removeSync(STAGING + dbName);
         if (old) this.dropRowDb(old.db);
       });
+      this.forgetMeta();
       return this.table(name)!;
     });
   }
@@ -242,6 +262,7 @@ export class LmdbStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.forgetMeta();
     await this.env.close();
   }
 
@@ -263,7 +284,9 @@ export class LmdbStore {
   private writeTxn(table: string, what: string, fn: () => void): void {
     try {
       this.env.transactionSync(fn);
+      this.forgetMeta();
     } catch (e) {
+      this.forgetMeta();
       if (e instanceof HpsError) throw e;
       throw new HpsError('IO', `model ${this.model} table ${table}: cannot ${what} in ${this.path}: ${(e as Error).message}; nothing was written`, { cause: e });
     }
@@ -288,7 +311,8 @@ export class LmdbStore {
   }
 
   private updateCount(meta: TableMeta, db: RowDatabase): void {
-    meta.count = entryCount(db);
+    this.forgetMeta();
+    meta = { ...meta, count: entryCount(db) };
     meta.updatedAt = new Date().toISOString();
     this.metaDb().putSync(TABLE + meta.name, meta);
   }
