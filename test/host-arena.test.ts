@@ -199,6 +199,44 @@ test('worker threads serve ranges of shared key and output buffers (the pool\'s 
   arena.close();
 });
 
+test('writers in several threads: each batch under its partitions\' locks, nothing lost', async () => {
+  const dim = 8, perWorker = 3000, rounds = 15, workers = 3;
+  const arena = HostArena.create({ dim, numPartitions: 4, allocationRate: 1 });
+  const keyOf = (w: number, i: number) => BigInt(w) * 1000003n * 65536n + BigInt(i) * 7919n - 123456789n;
+  await Promise.all(Array.from({ length: workers }, (_, w) => new Promise<void>((resolve, reject) => {
+    const worker = new Worker(`import { workerData, parentPort } from 'node:worker_threads';
+      const { HostArena } = await import(workerData.url);
+      const { w, perWorker, rounds, dim } = workerData;
+      const view = HostArena.attach(workerData.handle);
+      const keys = new BigInt64Array(perWorker).map((_, i) => BigInt(w) * 1000003n * 65536n + BigInt(i) * 7919n - 123456789n);
+      for (let r = 1; r <= rounds; r++) {
+        for (let s = 0; s < perWorker; s += 700) {
+          const part = keys.subarray(s, Math.min(perWorker, s + 700));
+          view.insert(part, new Float32Array(part.length * dim).fill(w * 1000 + r));
+        }
+      }
+      view.erase(keys.filter((_, i) => i % 10 === 0));
+      view.close();
+      parentPort.postMessage('done');`, {
+      eval: true,
+      workerData: { url: new URL('../engine/host/host-arena.js', import.meta.url).href, handle: arena.handle(), w, perWorker, rounds, dim },
+    });
+    worker.once('message', () => { resolve(); void worker.terminate(); });
+    worker.once('error', reject);
+  })));
+  const model = new RowModel(dim);
+  const all: bigint[] = [];
+  for (let w = 0; w < workers; w++) {
+    for (let i = 0; i < perWorker; i++) {
+      all.push(keyOf(w, i));
+      if (i % 10 !== 0) model.map.set(keyOf(w, i), new Float32Array(dim).fill(w * 1000 + rounds));
+    }
+  }
+  assert.is(arena.size, model.map.size);
+  check(arena, model, BigInt64Array.from(all), 'after concurrent writers');
+  arena.close();
+});
+
 test('reader slots: 128 views per partition; close() and releaseThread() give slots back', async () => {
   const arena = HostArena.create({ dim: 2, numPartitions: 1 });
   const views: HostArena[] = [];

@@ -191,18 +191,41 @@ export class HostArena {
       throw new HpsError('BAD_VECTOR', `HostArena.insert: vectors holds ${vectors.length} floats; ${n} keys of dim ${dim} need exactly ${n * dim}`);
     }
     if (n === 0) return;
-    const P = this.numPartitions;
-    for (let q = 0; q < P; q++) this.parts[q].lock();
+    const touched = this.lockTouched(keys);
     try {
       this.reserve(keys);
       this.forEachGroup(keys, vectors, (p, a, b) => p.k.hm_insert(H, p.keysAt, p.rowsAt, b - a));
-      for (const p of this.parts) p.k.hm_evict(H);
+      this.parts.forEach((p, q) => { if (touched[q]) p.k.hm_evict(H); });
     } finally {
-      for (let q = P - 1; q >= 0; q--) this.parts[q].unlock();
+      this.unlockTouched(touched);
     }
   }
 
-  /** Makes room in every partition for the new keys of `keys` (all locks held), or throws CAPACITY. */
+  /**
+   * Takes the writer locks of the partitions `keys` fall in, in ascending order (so that writers never
+   * deadlock); a batch is then applied as a whole with respect to other writers.
+   */
+  private lockTouched(keys: BigInt64Array): Uint8Array {
+    const touched = new Uint8Array(this.numPartitions);
+    if (this.numPartitions === 1) touched[0] = keys.length > 0 ? 1 : 0;
+    else {
+      const r = this.router, C = this.routedChunk, P = this.numPartitions, offsets = r.offsets / 4;
+      for (let i = 0; i < keys.length; i += C) {
+        const c = Math.min(C, keys.length - i);
+        r.i64.set(keys.subarray(i, i + c), r.keys / 8);
+        r.route(c, P);
+        for (let q = 0; q < P; q++) if (r.u32[offsets + q + 1] > r.u32[offsets + q]) touched[q] = 1;
+      }
+    }
+    for (let q = 0; q < this.numPartitions; q++) if (touched[q]) this.parts[q].lock();
+    return touched;
+  }
+
+  private unlockTouched(touched: Uint8Array): void {
+    for (let q = this.numPartitions - 1; q >= 0; q--) if (touched[q]) this.parts[q].unlock();
+  }
+
+  /** Makes room in every partition for the new keys of `keys` (their locks held), or throws CAPACITY. */
   private reserve(keys: BigInt64Array): void {
     const P = this.numPartitions;
     const upper = new Float64Array(P);
@@ -256,11 +279,11 @@ export class HostArena {
     this.checkOpen('erase');
     if (!(keys instanceof BigInt64Array)) throw new HpsError('BAD_KEY', `HostArena.erase: keys must be a BigInt64Array (engine/keys.ts normalizeKeys), got ${kind(keys)}`);
     let erased = 0;
-    for (const p of this.parts) p.lock();
+    const touched = this.lockTouched(keys);
     try {
       this.forEachGroup(keys, null, (p, a, b) => { erased += p.k.hm_erase(H, p.keysAt, b - a); });
     } finally {
-      for (let q = this.numPartitions - 1; q >= 0; q--) this.parts[q].unlock();
+      this.unlockTouched(touched);
     }
     return erased;
   }
