@@ -13,6 +13,8 @@ export interface HostArenaHandle {
   kind: 'hps.HostArena';
   options: ResolvedArenaOptions;
   memories: WebAssembly.Memory[];
+  /** The compiled kernels, so that every thread runs the same code without compiling it again. */
+  module: WebAssembly.Module;
 }
 
 export interface HostArenaStats {
@@ -47,6 +49,7 @@ export class HostArena {
   readonly numPartitions: number;
   readonly options: ResolvedArenaOptions;
   private readonly memories: WebAssembly.Memory[];
+  private readonly module: WebAssembly.Module;
   private readonly parts: PartitionView[];
   private readonly router: Router;
   /** Keys per piece of work in one partition (its scratch) and per routed chunk (the router). */
@@ -55,8 +58,8 @@ export class HostArena {
   private readonly rowBytes: number;
   private closed = false;
 
-  private constructor(options: ResolvedArenaOptions, memories: WebAssembly.Memory[]) {
-    const module = kernelModule();
+  private constructor(options: ResolvedArenaOptions, memories: WebAssembly.Memory[], module: WebAssembly.Module) {
+    this.module = module;
     this.options = options;
     this.dim = options.dim;
     this.numPartitions = options.numPartitions;
@@ -94,7 +97,7 @@ export class HostArena {
       }
       memories.push(memory);
     }
-    return new HostArena(o, memories);
+    return new HostArena(o, memories, module);
   }
 
   /** A full view (reads and writes) of the arena behind `handle` for the calling thread. */
@@ -107,12 +110,15 @@ export class HostArena {
     if (h.memories.length !== o.numPartitions || !h.memories.every((m) => m instanceof WebAssembly.Memory)) {
       throw new HpsError('BAD_CONFIG', `HostArena.attach: handle.memories must be ${o.numPartitions} WebAssembly.Memory objects, got ${h.memories.length} entries`);
     }
-    return new HostArena(o, h.memories);
+    if (!(h.module instanceof WebAssembly.Module)) {
+      throw new HpsError('BAD_CONFIG', 'HostArena.attach: handle.module must be the WebAssembly.Module of arena.handle()');
+    }
+    return new HostArena(o, h.memories, h.module);
   }
 
   /** Structured-cloneable description of the arena for HostArena.attach in another thread. */
   handle(): HostArenaHandle {
-    return { kind: 'hps.HostArena', options: { ...this.options }, memories: [...this.memories] };
+    return { kind: 'hps.HostArena', options: { ...this.options }, memories: [...this.memories], module: this.module };
   }
 
   /**
