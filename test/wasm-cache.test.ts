@@ -116,9 +116,9 @@ function checkAgainst(cache: WasmEmbeddingCache, model: ModelCache, step: string
   assert.ok(s.size <= cache.capacity, `${step}: size ${s.size} within capacity ${cache.capacity}`);
 }
 
-function randomStream(policy: CachePolicy, seed: number, dim: number, ops: number): void {
+function randomStream(policy: CachePolicy, seed: number, dim: number, ops: number, ways = 8): void {
   const rand = rng(seed);
-  const cache = WasmEmbeddingCache.create({ dim, capacity: 64, policy, ways: 8 });
+  const cache = WasmEmbeddingCache.create({ dim, capacity: 64, policy, ways });
   const model = new ModelCache(cache.numSets, cache.ways, dim, policy);
   const universe = randomKeys(rand, 160);
   for (let op = 0; op < ops; op++) {
@@ -157,6 +157,14 @@ test('LRU: a random stream of queries, inserts, updates and erases matches the m
 
 test('LFU: a random stream of queries, inserts, updates and erases matches the model exactly', () => {
   randomStream('lfu', 12, 8, 400);
+});
+
+test('LRU and LFU with 1, 2, 16 and 32 ways', () => {
+  randomStream('lru', 15, 4, 150, 1);
+  randomStream('lfu', 16, 4, 150, 2);
+  randomStream('lru', 17, 4, 150, 16);
+  randomStream('lfu', 18, 4, 150, 32);
+  randomStream('lru', 19, 4, 150, 32);
 });
 
 test('LRU and LFU with rows that are not a multiple of 4 floats', () => {
