@@ -123,7 +123,17 @@ export class ParameterServer {
       }
       const setups = opened.flatMap((m) => m.tables.map((t) => t.built.setup));
       if (resolved.workerThreads > 0 && setups.length > 0) {
-        pool = new LookupPool({ threads: resolved.workerThreads, setup: { tables: setups } });
+        const parts = opened.flatMap((m) => m.tables.map((t) => t.built.parts));
+        pool = new LookupPool({
+          threads: resolved.workerThreads,
+          setup: { tables: setups },
+          onWorkerExit: (threadId) => {
+            for (const { l1, l2 } of parts) {
+              l1?.releaseThread(threadId);
+              l2?.releaseThread(threadId);
+            }
+          },
+        });
       }
     } catch (e) {
       await closeOpened(opened);

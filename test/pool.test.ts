@@ -73,11 +73,13 @@ test('a saturated pool makes callers wait (bounded queue) and still serves every
 });
 
 test('a worker killed mid-request fails that request with WORKER_DIED; the pool replaces it and the next request succeeds', async () => {
-  const pool = new LookupPool({ threads: 2, setup: { tables: [setup] } });
+  const exited: number[] = [];
+  const pool = new LookupPool({ threads: 2, setup: { tables: [setup] }, onWorkerExit: (id) => exited.push(id) });
   try {
     await Promise.all(ranges(pool, request(100), 100, 2)); // workers up
     const big = request(200000);
     const pending = ranges(pool, big, 200000, 2).map((p) => p.then(() => null, (e: unknown) => e));
+    const killed = pool.workers.map((w) => w.threadId);
     for (const w of pool.workers) void w.terminate();
     const errors = await Promise.all(pending);
     const failed = errors.filter((e) => e !== null);
@@ -90,6 +92,7 @@ test('a worker killed mid-request fails that request with WORKER_DIED; the pool 
     const next = request(5000);
     await Promise.all(ranges(pool, next, 5000, 2));
     assert.equal(new Float32Array(next.out), next.expected);
+    for (const id of killed) assert.ok(exited.includes(id), `the exit of worker ${id} was reported so the tiers free what it held`);
   } finally {
     await pool.close();
   }

@@ -12,6 +12,11 @@ export interface LookupPoolOptions {
   /** Tasks allowed in flight per thread before callers wait (backpressure). */
   tasksPerThread?: number;
   setup: WorkerSetup;
+  /**
+   * Called with a worker's threadId once it is gone (crashed, terminated or shut down), so that the
+   * shared tiers can free what it held (its scratch areas, a writer lock it died holding).
+   */
+  onWorkerExit?: (threadId: number) => void;
 }
 
 /**
@@ -25,6 +30,9 @@ export class LookupPool {
   private readonly piscina: Piscina;
   private readonly permits: Semaphore;
   private closed = false;
+  private readonly onExit: ((threadId: number) => void) | null;
+  /** Ids of threads started and not yet reported gone. */
+  private readonly running = new Set<number>();
 
   constructor(options: LookupPoolOptions) {
     this.threads = options.threads ?? availableParallelism();
@@ -42,6 +50,9 @@ export class LookupPool {
     });
     // A worker that dies fails its task (see run); the pool-level event needs a listener or it throws.
     this.piscina.on('error', () => {});
+    this.onExit = options.onWorkerExit ?? null;
+    this.piscina.on('workerCreate', (worker: { id: number }) => this.running.add(worker.id));
+    this.piscina.on('workerDestroy', () => this.reportExits());
   }
 
   /** Runs one range task, waiting for a permit when the pool is saturated. */
@@ -51,11 +62,25 @@ export class LookupPool {
     try {
       return (await this.piscina.run(task)) as RangeResult;
     } catch (err) {
+      this.reportExits();
       if (err instanceof HpsError) throw err;
       const message = err instanceof Error ? err.message : String(err);
       throw new HpsError('WORKER_DIED', `lookup pool: the worker serving keys [${task.offset}, ${task.offset + task.count}) of table ${task.table} failed: ${message}; the pool replaces it and later requests are served`, { cause: err });
     } finally {
       this.permits.release();
+    }
+  }
+
+  /**
+   * Reports threads that are gone. A stopped thread's id reads -1, so ids are remembered while threads
+   * run, and any remembered id that no live thread has any more is reported, once.
+   */
+  private reportExits(): void {
+    const live = new Set(this.piscina.threads.map((t) => t.threadId));
+    for (const id of this.running) {
+      if (live.has(id)) continue;
+      this.running.delete(id);
+      this.onExit?.(id);
     }
   }
 
