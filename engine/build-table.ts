@@ -85,7 +85,7 @@ export async function buildTable(
 }
 
 /** Loads the first `rate` of the table's rows into L2 and the first rows L1 can hold into L1. */
-async function warmUp(
+export async function warmUp(
   table: TableConfig, store: LmdbStore | null, sparse: ImportSource | null,
   l2: HostArena | null, l1: EmbeddingCache | null, rate: number,
 ): Promise<{ l2: number; l1: number }> {

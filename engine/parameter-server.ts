@@ -7,7 +7,7 @@ import { exportHugeCtrFolder, importTable, openHugeCtrFolder, openImportSource, 
 import { normalizeKeys, type KeyInput } from './keys.js';
 import { LmdbStore } from './lmdb/lmdb-store.js';
 import type { ImportSource } from './import/source.js';
-import { buildTable, type BuiltTable } from './build-table.js';
+import { buildTable, warmUp, type BuiltTable } from './build-table.js';
 import { PipelineKernels, type Combiner } from './pipeline/kernels-wasm.js';
 import { TableRuntime, checkVectorsFor } from './pipeline/table-runtime.js';
 import { LookupPool } from './pool/lookup-pool.js';
@@ -274,6 +274,10 @@ export class ParameterServer {
     const store = this.storeOf(model);
     const source = await openImportSource(spec, entry.dim);
     const { report } = await importTable(store, entry.config.name, source, { keyType: entry.config.keyType, progress: options.progress });
+    // The table was replaced as a whole: empty its caches, then warm them again as at open.
+    await entry.runtime.clearCaches();
+    const { parts, cudaL1 } = entry.built;
+    await warmUp(entry.config, store, null, parts.l2, cudaL1 ?? parts.l1, this.config.volatileDb.initialCacheRate);
     return report;
   }
 

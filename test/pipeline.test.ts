@@ -3,7 +3,8 @@ import * as assert from 'uvu/assert';
 import { HpsError, LmdbStore } from '../engine/index.js';
 import { join } from 'node:path';
 import { PipelineFixture, hitsSince, nextTurn } from './helpers/pipeline-fixture.js';
-import { randomVectors } from './helpers/lmdb-random.js';
+import { randomVectors, tempDir } from './helpers/lmdb-random.js';
+import { writeHugeCtr } from './helpers/import-files.js';
 
 // 4000 rows: warm-up puts ranks [0, 1000) in L2 (initialCacheRate 0.25) and the first rows L1 holds
 // (0.2 x 4000 = 800) in L1; ranks >= 1000 are only in L3.
@@ -212,6 +213,23 @@ test('a cache refresh re-reads cached rows from the tiers below', async () => {
     other.put('t', keys, fx.expected(keys));
   } finally {
     await ps.close();
+  }
+});
+
+test('importing a table again replaces what its caches held', async () => {
+  const dir = tempDir('pipeline-reimport');
+  const ps = await fx.open();
+  try {
+    const keys = fx.ranked(0, 300);
+    await ps.lookup('m', 't', keys); // in L1 and L2 now
+    const replaced = randomVectors(keys.length, fx.dim, 77);
+    writeHugeCtr(join(dir.path, 'new'), keys, replaced);
+    await ps.importTable('m', 't', { format: 'hugectr', folder: join(dir.path, 'new') });
+    assert.equal(await ps.lookup('m', 't', keys), replaced);
+    assert.equal(await ps.lookup('m', 't', fx.ranked(300, 310)), new Float32Array(10 * fx.dim).fill(fx.defaultValue));
+  } finally {
+    await ps.close();
+    dir.remove();
   }
 });
 

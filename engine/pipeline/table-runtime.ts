@@ -112,6 +112,14 @@ export class TableRuntime {
     });
   }
 
+  /** Empties L1 and L2 (after the table was replaced below them), as one write. */
+  async clearCaches(): Promise<void> {
+    await this.write(new BigInt64Array(0), () => this.parts.l2?.clear(), async () => {
+      this.parts.l1?.clearSync();
+      await this.o.cudaL1?.clear();
+    });
+  }
+
   /**
    * One cache-refresh iteration: re-reads `fraction` of the keys in L1 (a stride that moves on with
    * each call) from the lower tiers and rewrites them in L1; keys found nowhere any more are dropped.
