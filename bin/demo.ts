@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, openSync, readSync, closeSync, rmSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ParameterServer } from '../engine/index.js';
+import { formatStats, xorshift, zipfLookups } from './workload.js';
 
 export interface DemoOptions {
   keys: number;
@@ -16,8 +17,9 @@ const MiB = 1 << 20;
 
 /**
  * `hps demo`: writes a synthetic HugeCTR model (random int64 keys, random vectors) and a ps.json,
- * opens it (which imports it into LMDB), runs Zipf(1.05) batched lookups for a few seconds, and
- * checks random keys against the generated files.
+ * opens it (which imports it into LMDB and warms the host arena and the L1 cache), runs Zipf(1.05)
+ * batched lookups for a few seconds, prints the per-tier hit rates and latencies, and checks random
+ * keys against the generated files.
  */
 export async function runDemo(o: DemoOptions, log: (line: string) => void): Promise<void> {
   const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'hps-demo-'));
@@ -39,7 +41,9 @@ export async function runDemo(o: DemoOptions, log: (line: string) => void): Prom
       } else {
         log(`store already up to date (opened in ${secs(t)} s)`);
       }
-      await zipfLookups(ps, keys, o, log);
+      const rate = await zipfLookups(ps, { model: 'demo', table: 't0', keys, dim: o.dim, batch: o.batch, seconds: o.seconds, seed: o.seed + 1 });
+      log(`Zipf(1.05) lookups, batches of ${o.batch} keys for ${o.seconds} s: ${fmt(rate.lookupsPerSecond)} lookups/s, ${fmt(rate.keysPerSecond)} keys/s`);
+      for (const line of formatStats(ps.stats()[0])) log(line);
       await checkSample(ps, keys, folder, o, log);
     } finally {
       await ps.close();
@@ -52,7 +56,9 @@ export async function runDemo(o: DemoOptions, log: (line: string) => void): Prom
 function demoConfig(dim: number): object {
   return {
     supportlonglong: true,
-    models: [{ model: 'demo', sparse_files: ['model/t0'], embedding_table_names: ['t0'], embedding_vecsize_per_table: [dim], default_value_for_each_table: [0] }],
+    // The tiered workload of BENCH.md: L1 holds 5% of the rows, L2 starts with 25%, L3 has them all.
+    models: [{ model: 'demo', sparse_files: ['model/t0'], embedding_table_names: ['t0'], embedding_vecsize_per_table: [dim], default_value_for_each_table: [0], gpucacheper: 0.05 }],
+    volatile_db: { type: 'hash_map', initial_cache_rate: 0.25, cache_missed_embeddings: true },
     persistent_db: { type: 'lmdb', path: 'store' },
   };
 }
@@ -82,26 +88,6 @@ function generateModel(folder: string, n: number, dim: number, seed: number): Bi
   return keys;
 }
 
-async function zipfLookups(ps: ParameterServer, keys: BigInt64Array, o: DemoOptions, log: (line: string) => void): Promise<void> {
-  // Keys are drawn before timing: a pool of batches, cycled through.
-  const sample = zipfSampler(keys.length, 1.05, xorshift(o.seed + 1));
-  const pool = Array.from({ length: 32 }, () => {
-    const batch = new BigInt64Array(o.batch);
-    for (let i = 0; i < batch.length; i++) batch[i] = keys[sample()];
-    return batch;
-  });
-  const out = new Float32Array(o.batch * o.dim);
-  let lookups = 0;
-  const started = performance.now();
-  while (performance.now() - started < o.seconds * 1000) {
-    await ps.lookup('demo', 't0', pool[lookups % pool.length], out);
-    lookups++;
-  }
-  const s = (performance.now() - started) / 1000;
-  const tiers = ps.info().models[0].tables[0].tiers.join(' -> ');
-  log(`Zipf(1.05) lookups, batches of ${o.batch} keys for ${s.toFixed(1)} s: ${fmt(lookups / s)} lookups/s, ${fmt((lookups * o.batch) / s)} keys/s (tiers: ${tiers}, one request at a time)`);
-}
-
 async function checkSample(ps: ParameterServer, keys: BigInt64Array, folder: string, o: DemoOptions, log: (line: string) => void): Promise<void> {
   const n = Math.min(1000, keys.length);
   const next = xorshift(o.seed + 2);
@@ -122,35 +108,6 @@ async function checkSample(ps: ParameterServer, keys: BigInt64Array, folder: str
     closeSync(fd);
   }
   log(`checked ${n} random keys against the generated files: all vectors match exactly`);
-}
-
-/** Ranks 0..n-1 drawn with P(r) proportional to 1/(r+1)^s, by binary search over the cumulative weights. */
-function zipfSampler(n: number, s: number, next: () => number): () => number {
-  const cdf = new Float64Array(n);
-  let total = 0;
-  for (let r = 0; r < n; r++) cdf[r] = total += 1 / Math.pow(r + 1, s);
-  return () => {
-    const u = (next() / 4294967296) * total;
-    let lo = 0;
-    let hi = n - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (cdf[mid] < u) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  };
-}
-
-function xorshift(seed: number): () => number {
-  let x = seed >>> 0 || 0x9e3779b9;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>>= 0);
-  };
 }
 
 function secs(since: number): string {

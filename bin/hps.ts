@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
-import { HpsError, ParameterServer, type ImportSpec } from '../engine/index.js';
+import { HpsError, LmdbStore, ParameterServer, type ImportSpec } from '../engine/index.js';
+import { formatStats, zipfLookups } from './workload.js';
 import { runDemo } from './demo.js';
 
 const program = new Command('hps')
@@ -66,6 +67,45 @@ program
   .description('print the models, tables and tiers of a configuration as JSON')
   .requiredOption('-c, --config <ps.json>', 'HPS ps.json or a JSON file of typed options')
   .action(async (o) => withServer(o.config, async (ps) => console.log(JSON.stringify(ps.info(), null, 2))));
+
+withTable(program.command('stats'))
+  .description('run Zipf(1.05) lookups over a table\'s stored keys, then print hit rates per tier and latency per stage')
+  .option('--seconds <s>', 'how long to run lookups', Number, 3)
+  .option('--batch <n>', 'keys per lookup', int, 1024)
+  .option('--sample <n>', 'stored keys to draw from (the first n in key order)', int, 1 << 20)
+  .option('--json', 'print the stats as JSON')
+  .action(async (o) => {
+    await withServer(o.config, async (ps) => {
+      const t = ps.info().models.find((m) => m.name === o.model)?.tables.find((x) => x.name === o.table || String(x.index) === o.table);
+      if (!t) await ps.lookup(o.model, tableArg(o.table), []); // fails naming the known models or tables
+      const { name, dim } = t!;
+      const keys = storedKeys(ps, o.model, name, o.sample);
+      if (keys.length === 0) throw new HpsError('BAD_CONFIG', `stats: model ${o.model} table ${name} has no stored keys to look up`);
+      const rate = await zipfLookups(ps, { model: o.model, table: name, keys, dim, batch: o.batch, seconds: o.seconds, seed: 1 });
+      const stats = ps.stats().find((s) => s.model === o.model && s.table === name)!;
+      if (o.json) console.log(JSON.stringify({ ...rate, ...stats }, null, 2));
+      else console.log([`${Math.round(rate.keysPerSecond).toLocaleString('en-US')} keys/s in batches of ${o.batch}`, ...formatStats(stats)].join('\n'));
+    });
+  });
+
+/** Up to `n` keys of a table's persistent rows, in key order. */
+function storedKeys(ps: ParameterServer, model: string, table: string, n: number): BigInt64Array {
+  const { persistentDb } = ps.config;
+  if (persistentDb.type !== 'lmdb') throw new HpsError('BAD_CONFIG', `stats: model ${model} has no persistent tier to draw keys from`);
+  const store = LmdbStore.open(persistentDb.path, model, { readOnly: true });
+  try {
+    const keys = new BigInt64Array(n);
+    let got = 0;
+    for (const chunk of store.scan(table)) {
+      const take = Math.min(chunk.keys.length, n - got);
+      keys.set(chunk.keys.subarray(0, take), got);
+      if ((got += take) === n) break;
+    }
+    return keys.subarray(0, got);
+  } finally {
+    void store.close();
+  }
+}
 
 function withTable(cmd: Command): Command {
   return cmd

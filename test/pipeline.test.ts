@@ -65,14 +65,27 @@ test('at or above the hit-rate threshold the L1 insertion is deferred, then beco
   const ps = await fx.open({ hitRateThreshold: 0 });
   try {
     const keys = fx.ranked(3000, 3040);
+    const inserted = ps.stats()[0].l1Cache!.insertions;
     assert.equal(await ps.lookup('m', 't', keys), fx.expected(keys));
-    let before = ps.stats()[0];
-    assert.equal(await ps.lookup('m', 't', keys), fx.expected(keys));
-    assert.equal(hitsSince(ps, before).l1, 0, 'not inserted yet: the insertion waits for a later turn');
+    assert.is(ps.stats()[0].l1Cache!.insertions, inserted, 'not inserted when the lookup resolves: the insertion waits');
     await nextTurn();
-    before = ps.stats()[0];
+    assert.is(ps.stats()[0].l1Cache!.insertions, inserted + 40, 'inserted on the next turn of the event loop');
+    const before = ps.stats()[0];
     assert.equal(await ps.lookup('m', 't', keys), fx.expected(keys));
     assert.equal(hitsSince(ps, before).l1, 40);
+  } finally {
+    await ps.close();
+  }
+});
+
+test('deferred insertions also run when lookups are awaited back to back, with no turn of the event loop between them', async () => {
+  const ps = await fx.open({ hitRateThreshold: 0 });
+  try {
+    const keys = fx.ranked(3050, 3080);
+    await ps.lookup('m', 't', keys);
+    const before = ps.stats()[0];
+    assert.equal(await ps.lookup('m', 't', keys), fx.expected(keys));
+    assert.equal(hitsSince(ps, before).l1, 30, 'the second lookup ran the first one\'s deferred insertion first');
   } finally {
     await ps.close();
   }

@@ -1,6 +1,7 @@
 import { workerData } from 'piscina';
 import { attachTable } from '../engine/pipeline/table-setup.js';
 import { serveUnique, warmingTiers } from '../engine/pipeline/serve.js';
+import { DeferredWork } from '../engine/pipeline/deferred.js';
 import type { LmdbStore } from '../engine/lmdb/lmdb-store.js';
 import type { TableTiers } from '../engine/pipeline/tiers.js';
 import type { RangeTask, RangeResult, WorkerSetup } from '../engine/pool/protocol.js';
@@ -13,10 +14,12 @@ import type { RangeTask, RangeResult, WorkerSetup } from '../engine/pool/protoco
 const setup = workerData as WorkerSetup;
 const stores = new Map<string, LmdbStore>();
 const tables: (TableTiers | undefined)[] = [];
+const deferred = new DeferredWork();
 
 export default function serveRange(task: RangeTask): RangeResult {
+  deferred.drain();
   const tiers = (tables[task.table] ??= attachTable(setup.tables[task.table], stores));
   const keys = new BigInt64Array(task.keys, task.offset * 8, task.count);
   const out = new Float32Array(task.out, task.offset * tiers.dim * 4, task.count * tiers.dim);
-  return { counts: serveUnique(task.warm ? warmingTiers(tiers) : tiers, keys, out) };
+  return { counts: serveUnique(task.warm ? warmingTiers(tiers) : tiers, keys, out, deferred.add) };
 }

@@ -6,14 +6,13 @@ import { pickKeys, pickRows, placeRows, composePositions, fillRows } from './com
  * Runs the lookup pipeline of DESIGN.md over unique keys, writing row i of `out` for keys[i]: L1, then
  * L2 and L3 for what L1 missed, then the default vector; fetched rows go into L1 (synchronously when the
  * batch's L1 hit rate is below the threshold, else deferred off the request path) and, with
- * `cacheMissedEmbeddings`, L3 hits into L2. `defer` runs deferred work (by default on a later turn of the
- * event loop, logging rather than throwing a failure, since no request is left to fail by then).
+ * `cacheMissedEmbeddings`, L3 hits into L2. `defer` takes the deferred work (see DeferredWork).
  */
 export function serveUnique(
   tiers: TableTiers,
   keys: BigInt64Array,
   out: Float32Array,
-  defer: (work: () => void) => void = deferLogged,
+  defer: (work: () => void) => void,
 ): TierCounts {
   const counts = emptyCounts();
   counts.unique = keys.length;
@@ -117,17 +116,6 @@ function insertFound(
   }
   tier.insert(k, r);
   if (Atomics.load(tiers.epoch, 0) !== epoch) tier.erase(k);
-}
-
-/** Runs `work` on a later turn of the event loop, logging a failure (no request is left to fail). */
-export function deferLogged(work: () => void): void {
-  setImmediate(() => {
-    try {
-      work();
-    } catch (err) {
-      console.warn(`hps: a deferred cache insertion failed: ${err instanceof Error ? err.message : String(err)}`);
-    }
-  });
 }
 
 function allPositions(n: number): Uint32Array {

@@ -5,7 +5,8 @@ import { TableStats } from '../stats/table-stats.js';
 import { addCounts, emptyCounts, type TierCounts } from './counts.js';
 import { pickKeys, placeRows } from './compact.js';
 import type { PipelineKernels, Combiner } from './kernels-wasm.js';
-import { deferLogged, serveUnique, warmingTiers } from './serve.js';
+import { serveUnique, warmingTiers } from './serve.js';
+import { DeferredWork } from './deferred.js';
 import { tiersOf, type TableParts, type TableSetup } from './table-setup.js';
 import type { TableTiers } from './tiers.js';
 
@@ -37,9 +38,7 @@ export class TableRuntime {
   private readonly epoch: Int32Array;
   private closed = false;
   /** Deferred cache insertions; dropped once the table is closed. */
-  private readonly defer = (work: () => void) => deferLogged(() => {
-    if (!this.closed) work();
-  });
+  private readonly deferred = new DeferredWork();
 
   constructor(private readonly o: TableRuntimeOptions) {
     this.setup = o.setup;
@@ -55,6 +54,7 @@ export class TableRuntime {
 
   /** Fills `out` (keys.length x dim) with the rows of `keys` in order, repeats included. */
   async lookup(keys: BigInt64Array, out: Float32Array): Promise<void> {
+    this.deferred.drain();
     const t0 = process.hrtime.bigint();
     const { unique, inverse } = this.o.kernels.dedup(keys);
     const repeats = unique.length !== keys.length;
@@ -145,6 +145,7 @@ export class TableRuntime {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.deferred.close();
     await this.o.cudaL1?.close();
     await this.parts.l1?.close();
     this.parts.l2?.close();
@@ -200,7 +201,7 @@ export class TableRuntime {
   /** The synchronous pipeline, inline for small requests, split across the workers for large ones. */
   private async serveLower(unique: BigInt64Array, rows: Float32Array, tiers: TableTiers, warm: boolean): Promise<TierCounts> {
     const pool = this.o.pool;
-    if (pool === null || unique.length < this.o.splitMinKeys) return serveUnique(tiers, unique, rows, this.defer);
+    if (pool === null || unique.length < this.o.splitMinKeys) return serveUnique(tiers, unique, rows, this.deferred.add);
     const keysShared = new SharedArrayBuffer(unique.byteLength);
     new BigInt64Array(keysShared).set(unique);
     const rowsShared = new SharedArrayBuffer(rows.byteLength);

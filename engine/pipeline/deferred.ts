@@ -1,0 +1,44 @@
+/**
+ * Work taken off the request path (cache insertions after a high-hit-rate request). It runs on the
+ * next turn of the event loop, or at the start of the next request on this thread if that comes first:
+ * a caller that awaits lookups back to back never yields a turn, and its deferred work must still run.
+ * A failure is logged, since no request is left to fail by then.
+ */
+export class DeferredWork {
+  private queue: (() => void)[] = [];
+  private scheduled = false;
+  private closed = false;
+
+  /** Queues `work` (bound so it can be passed around as a function). */
+  readonly add = (work: () => void): void => {
+    if (this.closed) return;
+    this.queue.push(work);
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.drain();
+    });
+  };
+
+  /** Runs everything queued so far. */
+  drain(): void {
+    if (this.queue.length === 0) return;
+    const work = this.queue;
+    this.queue = [];
+    for (const w of work) {
+      if (this.closed) return;
+      try {
+        w();
+      } catch (err) {
+        console.warn(`hps: a deferred cache insertion failed: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+  }
+
+  /** Drops queued work; later work is ignored (the tiers are being closed). */
+  close(): void {
+    this.closed = true;
+    this.queue = [];
+  }
+}
