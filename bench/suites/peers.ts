@@ -51,8 +51,8 @@ function verified(table: HostTable, stream: StreamName, lookup: (keys: BigInt64A
 }
 
 function measureMap(ctx: RunContext, report: SuiteReport, table: HostTable): void {
-  // Row views of one buffer rather than 2^21 separate Float32Arrays: the lookup cost is the same
-  // (Map.get + set), and the run does not spend a GiB on array headers.
+  // Row views of one buffer rather than one Float32Array per row with its own ArrayBuffer: the lookup
+  // cost is the same (Map.get + set), and the run does not copy the table a second time.
   const map = new Map<bigint, Float32Array>();
   for (let i = 0; i < table.keys; i++) map.set(table.keyList[i], table.rows.subarray(i * table.dim, (i + 1) * table.dim));
   const dim = table.dim;
