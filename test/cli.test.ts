@@ -30,7 +30,7 @@ writeFileSync(config, JSON.stringify({
 test('--help lists the commands', () => {
   const r = run('--help');
   assert.is(r.code, 0);
-  for (const c of ['demo', 'import', 'export', 'lookup', 'info']) assert.match(r.stdout, new RegExp(`\\n  ${c}`));
+  for (const c of ['demo', 'import', 'export', 'lookup', 'info', 'stats']) assert.match(r.stdout, new RegExp(`\\n  ${c}`));
 });
 
 test('demo at a small size: import rate, lookup rate, sample check', () => {
@@ -72,6 +72,18 @@ test('import, lookup, export and info on a ps.json', () => {
   assert.is(info.code, 0, info.stderr);
   const parsed = JSON.parse(info.stdout);
   assert.is(parsed.models[0].tables[0].rows, 1000);
+
+  const stats = run('stats', '-c', config, '-m', 'm', '-t', 't', '--seconds', '0.2', '--batch', '64', '--json');
+  assert.is(stats.code, 0, stats.stderr);
+  const s = JSON.parse(stats.stdout);
+  assert.ok(s.lookups > 0 && s.keys === s.lookups * 64, `${s.lookups} lookups of 64 keys`);
+  // Every key drawn is stored: each distinct key is answered by exactly one tier, never the default.
+  assert.is(s.l1.hits + s.l2.hits + s.l3.hits, s.uniqueKeys);
+  assert.is(s.defaults, 0);
+  assert.ok(s.keysPerSecond > 0 && s.latency.lookup.count === s.lookups);
+  const text = run('stats', '-c', config, '-m', 'm', '-t', 't', '--seconds', '0.1');
+  assert.match(text.stdout, /^m\/t: \d+ lookups/m);
+  assert.match(text.stdout, /^ {2}L3: \d+ hits/m);
 });
 
 test('errors go to stderr with exit code 1 and no stack trace', () => {
@@ -82,6 +94,7 @@ test('errors go to stderr with exit code 1 and no stack trace', () => {
     [['import', '-c', config, '-m', 'm', '-t', 't', '--hugectr', join(dir.path, 'missing')], /missing\/key: cannot read/],
     [['import', '-c', config, '-m', 'm', '-t', 't'], /give exactly one of --hugectr, --npy, --jsonl/],
     [['info', '-c', join(dir.path, 'absent.json')], /absent\.json/],
+    [['stats', '-c', config, '-m', 'm', '-t', 'nope'], /model m has no table "nope"/],
   ];
   for (const [args, pattern] of cases) {
     const r = run(...args);
