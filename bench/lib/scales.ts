@@ -15,8 +15,8 @@ export interface ScaleSizes {
   memory: { keys: number; dim: number };
   /** import: HugeCTR folder of keys x dim, and runs of each side. */
   import: { keys: number; dim: number; runs: number };
-  /** latency: batch sizes, histogram samples per size, in-flight levels. */
-  latency: { batchSizes: number[]; samples: number; inFlight: number[]; inFlightBatch: number };
+  /** latency: batch sizes, histogram samples per size, in-flight levels and request sizes. */
+  latency: { batchSizes: number[]; samples: number; inFlight: number[]; inFlightBatches: number[] };
 }
 
 export const SCALES: Record<Scale, ScaleSizes> = {
@@ -26,7 +26,7 @@ export const SCALES: Record<Scale, ScaleSizes> = {
     tiered: { keys: 2 ** 22, dim: 64, batch: 16384, batches: 64 },
     memory: { keys: 2 ** 22, dim: 16 },
     import: { keys: 2 ** 22, dim: 64, runs: 3 },
-    latency: { batchSizes: [1, 64, 256, 1024, 16384, 262144], samples: 2000, inFlight: [1, 2, 4, 8, 16, 32, 64], inFlightBatch: 1024 },
+    latency: { batchSizes: [1, 64, 256, 1024, 16384, 262144], samples: 2000, inFlight: [1, 2, 4, 8, 16, 32, 64], inFlightBatches: [1024, 16384] },
   },
   quick: {
     measure: { maxTime: 0.5, minSamples: 5 },
@@ -34,7 +34,7 @@ export const SCALES: Record<Scale, ScaleSizes> = {
     tiered: { keys: 2 ** 18, dim: 64, batch: 16384, batches: 16 },
     memory: { keys: 2 ** 20, dim: 16 },
     import: { keys: 2 ** 18, dim: 64, runs: 2 },
-    latency: { batchSizes: [1, 64, 256, 1024, 16384, 262144], samples: 300, inFlight: [1, 4, 16, 64], inFlightBatch: 1024 },
+    latency: { batchSizes: [1, 64, 256, 1024, 16384, 262144], samples: 300, inFlight: [1, 4, 16, 64], inFlightBatches: [1024, 16384] },
   },
   smoke: {
     measure: { maxTime: 0.02, minSamples: 3 },
@@ -42,6 +42,6 @@ export const SCALES: Record<Scale, ScaleSizes> = {
     tiered: { keys: 2 ** 12, dim: 16, batch: 256, batches: 4 },
     memory: { keys: 2 ** 12, dim: 16 },
     import: { keys: 2 ** 12, dim: 16, runs: 1 },
-    latency: { batchSizes: [1, 64, 256], samples: 20, inFlight: [1, 4], inFlightBatch: 64 },
+    latency: { batchSizes: [1, 64, 256], samples: 20, inFlight: [1, 4], inFlightBatches: [64] },
   },
 };
