@@ -36,6 +36,10 @@ export function readResults(dir: string): SuiteResult[] {
   return out.sort((a, b) => rank(a.suite) - rank(b.suite));
 }
 
+function describe(m: SuiteResult['machine']): string {
+  return `${m.cpu}, ${m.cores} cores, ${(m.memoryBytes / 2 ** 30).toFixed(0)} GiB, ${m.platform}, Node ${m.node}`;
+}
+
 function rank(suite: string): number {
   const i = SUITE_ORDER.indexOf(suite);
   return i < 0 ? SUITE_ORDER.length : i;
@@ -62,12 +66,14 @@ function renderDoc(results: SuiteResult[], kept: string[]): string {
   if (results.length === 0) {
     lines.push('No full-scale results yet: run `npm run bench`.', '');
   } else {
-    const m = results[0].machine;
+    const machines = [...new Set(results.map((r) => describe(r.machine)))];
     const dates = results.map((r) => r.date).sort();
     lines.push(
       '## Machine',
       '',
-      `${m.cpu}, ${m.cores} cores, ${(m.memoryBytes / 2 ** 30).toFixed(0)} GiB, ${m.platform}, Node ${m.node}; runs from ${dates[0]} to ${dates[dates.length - 1]}.`,
+      machines.length === 1
+        ? `${machines[0]}; runs from ${dates[0]} to ${dates[dates.length - 1]}.`
+        : `Results come from ${machines.length} machines (each suite below names its own): ${machines.join('; ')}. Ratios only ever divide figures of one run on one machine.`,
       '',
       '## Targets',
       '',
@@ -75,7 +81,7 @@ function renderDoc(results: SuiteResult[], kept: string[]): string {
       '',
     );
     for (const r of results) {
-      lines.push(`## ${r.suite}`, '', `Scale \`${r.scale}\`, ${r.date}. Sizes: ${Object.entries(r.sizes).map(([k, v]) => `${k} ${v}`).join(', ')}.`, '');
+      lines.push(`## ${r.suite}`, '', `Scale \`${r.scale}\`, ${r.date}${machines.length > 1 ? `, on ${describe(r.machine)}` : ''}. Sizes: ${Object.entries(r.sizes).map(([k, v]) => `${k} ${v}`).join(', ')}.`, '');
       lines.push(`Reproduce: \`npm run bench -- --only ${r.suite}${r.scale === 'full' ? '' : ` --scale ${r.scale}`}\`.`, '');
       if (r.figures.length) lines.push(markdownTable(FIGURE_HEAD, figureRows(r.figures)), '');
       if (r.ratios.length) lines.push(markdownTable(RATIO_HEAD, ratioRows(r.ratios)), '');
