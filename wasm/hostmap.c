@@ -4,7 +4,8 @@
 // A partition is an open-addressing index of u32 slots over a slab of row records:
 //   slot   = ((row + 1) << tag_bits) | tag    (0 empty, 1 tombstone; tag = low hash bits: most probes
 //                                              that do not match never touch the record)
-//   record = { u32 version, [u32 meta], i64 key, f32 row[dim] }   (meta only for evict_least_used/oldest)
+//   record = { u32 version, [u32 meta], i64 key, f32 row[dim] }   (meta only for evict_least_used/oldest;
+//            evict_random from dim 64 up has a pad word there instead, so that rows start 16-byte aligned)
 // Rows live in chunks of 2^chunk_shift records, allocated as the slab grows; a chunk table maps row -> chunk.
 //
 // Concurrency: one writer per partition (the `lock` word, taken by the JS side with Atomics) and any number
@@ -279,7 +280,9 @@ EMSCRIPTEN_KEEPALIVE uint32_t hm_init(hm_header *h, uint32_t dim, uint32_t polic
   h->dim = dim;
   h->policy = policy;
   h->meta_off = policy == POLICY_RANDOM ? 0u : 4u;
-  h->key_off = policy == POLICY_RANDOM ? 4u : 8u;
+  // evict_random keeps no meta word, so its rows would start at byte 12; from dim 64 up (4 bytes are
+  // under 1.6% of a record) a pad word puts them on 16 bytes, where the row copies' 16-byte loads are aligned.
+  h->key_off = policy == POLICY_RANDOM && dim < 64 ? 4u : 8u;
   h->data_off = h->key_off + 8u;
   h->stride = h->data_off + dim * 4u;
   uint32_t shift = 0;
@@ -366,13 +369,15 @@ static void hm_prefetch(const hm_header *h, const hm_index *ix, const int64_t *k
 #define HM_BLOCK 16u
 
 /**
- * Reader: looks up keys[0..n) (lock-free). Row i of `out` gets the row of keys[i], or zeros when absent;
- * `miss` gets miss_base + i of each absent key, ascending. Returns the number of misses. `tmp`: n u32 of
+ * Reader: looks up keys[0..n) (lock-free). Row i of `out` (row order[i] when `order` is not 0: a router
+ * gathers straight into request order) gets the row of keys[i], or zeros when absent; `miss` gets
+ * miss_base + i of each absent key, ascending. Returns the number of misses. `tmp`: n u32 of
  * scratch. `fence`: order the row copy before the version check with a full fence, for CPUs that may
  * reorder loads (not needed on x86-64, where loads are not reordered with older loads).
  */
 EMSCRIPTEN_KEEPALIVE uint32_t hm_gather(hm_header *h, uint32_t slot, const int64_t *keys, uint32_t n, float *out,
-                                        uint32_t *miss, uint32_t miss_base, uint32_t *tmp, uint32_t fence) {
+                                        const uint32_t *order, uint32_t *miss, uint32_t miss_base, uint32_t *tmp,
+                                        uint32_t fence) {
   hm_reader *me = &h->readers[slot];
   __atomic_store_n(&me->epoch, __atomic_load_n(&h->epoch, SC), SC);
   const hm_index *ix = hm_current(h);
@@ -384,7 +389,7 @@ EMSCRIPTEN_KEEPALIVE uint32_t hm_gather(hm_header *h, uint32_t slot, const int64
     if (i % HM_BLOCK == 0) hm_prefetch(h, ix, keys, i, i + HM_BLOCK < n ? i + HM_BLOCK : n, tmp);
     const int64_t key = keys[i];
     const uint32_t tag = hm_tag(h, hm_mix(key));
-    uint8_t *dst = (uint8_t *)(out) + i * row_bytes;
+    uint8_t *dst = (uint8_t *)(out) + (order ? order[i] : i) * row_bytes;
     uint32_t pos = tmp[i], hit = 0;
     if (pos != HM_ABSENT) for (;; pos = pos + 1 == cap ? 0 : pos + 1) {
       const uint32_t s = ((volatile const uint32_t *)slots)[pos];
@@ -600,7 +605,7 @@ EMSCRIPTEN_KEEPALIVE double hm_stat(hm_header *h, uint32_t which) {
   }
 }
 
-// ---- routing in a thread-local memory: split a batch by partition and put it back in order ----
+// ---- routing (in a thread's scratch of partition 0): split a batch by partition and put it back in order ----
 
 /**
  * Partition of each key (same hash as the index; high bits), grouped order: `offsets[p]` is where

@@ -72,12 +72,15 @@ export class HostArena {
     this.routedChunk = P === 1 ? this.chunk : Math.max(this.chunk, Math.min(16384, Math.ceil((this.chunk * P) / 2 / 16) * 16));
     this.parts = [];
     try {
-      for (const m of memories) this.parts.push(new PartitionView(m, module, this.chunk, this.rowBytes));
+      // The thread's router lives in its scratch of partition 0 (see lookupRouted).
+      const routerBytes = Router.bytes(this.routedChunk, P, this.rowBytes);
+      memories.forEach((m, q) => this.parts.push(new PartitionView(m, module, this.chunk, this.rowBytes, q === 0 ? routerBytes : 0)));
     } catch (err) {
       for (const p of this.parts) p.release();
       throw err;
     }
-    this.router = new Router(module, this.routedChunk, P, this.rowBytes);
+    const p0 = this.parts[0];
+    this.router = new Router(p0.k, p0.memory.buffer, p0.extraAt, this.routedChunk, P, this.rowBytes);
   }
 
   /** A new, empty arena. Options are validated; errors name the option, its value and what was expected. */
@@ -146,15 +149,21 @@ export class HostArena {
     for (let i = 0; i < n; i += C) {
       const c = Math.min(C, n - i);
       p.i64.set(keys.subarray(i, i + c), keyIndex);
-      const m = p.gather(c, i);
+      const m = p.gather(p.keysAt, c, p.rowsAt, 0, p.missAt, i);
       out.set(p.f32.subarray(rowIndex, rowIndex + c * dim), (outRowOffset + i) * dim);
       if (m) misses.push(p.u32.subarray(missIndex, missIndex + m));
     }
   }
 
+  /**
+   * Several partitions: the router (in this thread's scratch of partition 0) groups a chunk's keys by
+   * partition. Partition 0 gathers its group straight into request order; every other partition gathers
+   * into its own scratch, and its rows cross to partition 0's memory in one bulk copy per piece and are
+   * scattered into request order there. Then one copy of the chunk's rows to `out`.
+   */
   private lookupRouted(keys: BigInt64Array, out: Float32Array, outRowOffset: number, misses: MissList): void {
     const r = this.router, dim = this.dim, C = this.routedChunk, S = this.chunk, n = keys.length, P = this.numPartitions;
-    const offsets = r.offsets / 4, grouped = r.grouped / 8, groupedRows = r.groupedRows / 4;
+    const offsets = r.offsets / 4, grouped = r.grouped / 8, p0 = this.parts[0], incoming = p0.rowsAt;
     for (let i = 0; i < n; i += C) {
       const c = Math.min(C, n - i);
       r.i64.set(keys.subarray(i, i + c), r.keys / 8);
@@ -165,16 +174,20 @@ export class HostArena {
         const p = this.parts[q];
         for (let a = r.u32[offsets + q]; a < end; a += S) {
           const b = Math.min(end, a + S);
+          if (q === 0) {
+            m += p.gather(r.grouped + a * 8, b - a, r.orderedRows, r.perm + a * 4, r.missGrouped + m * 4, a);
+            continue;
+          }
           p.i64.set(r.i64.subarray(grouped + a, grouped + b), p.keysAt / 8);
-          const mq = p.gather(b - a, a);
-          r.f32.set(p.f32.subarray(p.rowsAt / 4, p.rowsAt / 4 + (b - a) * dim), groupedRows + a * dim);
+          const mq = p.gather(p.keysAt, b - a, p.rowsAt, 0, p.missAt, a);
+          r.f32.set(p.f32.subarray(p.rowsAt / 4, p.rowsAt / 4 + (b - a) * dim), incoming / 4);
+          r.k.hm_permute_rows(incoming, r.perm + a * 4, b - a, this.rowBytes, r.orderedRows, 1);
           if (mq) {
             r.u32.set(p.u32.subarray(p.missAt / 4, p.missAt / 4 + mq), r.missGrouped / 4 + m);
             m += mq;
           }
         }
       }
-      r.k.hm_permute_rows(r.groupedRows, r.perm, c, this.rowBytes, r.orderedRows, 1);
       out.set(r.f32.subarray(r.orderedRows / 4, r.orderedRows / 4 + c * dim), (outRowOffset + i) * dim);
       if (m) {
         const mm = r.k.hm_unpermute_misses(r.perm, r.missGrouped, m, r.flags, c, r.missOut, i);

@@ -3,8 +3,8 @@ import { KERNEL_RESERVED_BYTES } from '../wasm.js';
 /**
  * Typed signatures of the host-tier kernels exported by wasm/hps.wasm (wasm/hostmap.c, prefix `hm_`).
  * Every pointer is a byte offset into the partition's shared memory; `header` is the partition header
- * (HEADER_OFFSET). Routing kernels (hm_route, hm_permute_rows, hm_unpermute_misses) work in a thread-local
- * memory. Only engine/host/ uses these.
+ * (HEADER_OFFSET). Routing kernels (hm_route, hm_permute_rows, hm_unpermute_misses) work in the calling
+ * thread's scratch of partition 0. Only engine/host/ uses these.
  */
 export interface HostKernels {
   /** Lays out a partition in a fresh memory; 0, or 1 when the memory cannot hold it. */
@@ -18,11 +18,12 @@ export interface HostKernels {
   /** Scratch of at least `bytes` for reader `slot` (writer lock held); 0 when memory is exhausted. */
   hm_scratch(header: number, slot: number, bytes: number): number;
   /**
-   * Lock-free lookup: rows to `out` (zeros for misses), miss positions + missBase to `miss`; returns
-   * misses. `tmp`: n u32 of scratch; `fence`: 1 where the CPU may reorder loads (see READ_FENCE).
+   * Lock-free lookup: rows to `out` (row order[i] for key i when `order` is not 0, else row i; zeros for
+   * misses), miss positions + missBase to `miss`; returns misses. `tmp`: n u32 of scratch; `fence`: 1
+   * where the CPU may reorder loads (see READ_FENCE).
    */
-  hm_gather(header: number, slot: number, keys: number, n: number, out: number, miss: number, missBase: number,
-    tmp: number, fence: number): number;
+  hm_gather(header: number, slot: number, keys: number, n: number, out: number, order: number, miss: number,
+    missBase: number, tmp: number, fence: number): number;
   /** Writer: keys of keys[0..n) absent from the partition (repeats counted each time). */
   hm_count_absent(header: number, keys: number, n: number): number;
   /** Writer: room for `extra` new keys; with `dryRun` only says whether memory would be allocated (2). 0 ok, 1 no memory. */
@@ -59,9 +60,12 @@ export const POLICY_CODES = { evict_random: 0, evict_least_used: 1, evict_oldest
 export const HEADER_OFFSET = KERNEL_RESERVED_BYTES;
 /** Index load factor limit (times 65536): the index grows past 0.9 and lands at 0.675 after growth. */
 export const MAX_LOAD_Q16 = Math.round(0.9 * 65536);
-/** Record bytes: version word, meta word (evict_least_used / evict_oldest), 8-byte key, the row. */
+/**
+ * Record bytes: version word, meta word (evict_least_used / evict_oldest; a pad word for evict_random
+ * from dim 64 up, so that rows start 16-byte aligned), 8-byte key, the row.
+ */
 export function recordBytes(dim: number, policy: keyof typeof POLICY_CODES): number {
-  return (policy === 'evict_random' ? 4 : 8) + 8 + 4 * dim;
+  return (policy === 'evict_random' && dim < 64 ? 4 : 8) + 8 + 4 * dim;
 }
 
 /**

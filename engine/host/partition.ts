@@ -19,19 +19,22 @@ export class PartitionView {
   readonly rowsAt: number;
   readonly missAt: number;
   readonly tmpAt: number;
+  /** Byte offset of `extraBytes` more (64-aligned) for the owner's use, e.g. the thread's router. */
+  readonly extraAt: number;
   readonly i64: BigInt64Array;
   readonly f32: Float32Array;
   readonly u32: Uint32Array;
   private readonly lockWord: Int32Array;
 
-  constructor(memory: WebAssembly.Memory, module: WebAssembly.Module, chunkKeys: number, rowBytes: number) {
+  constructor(memory: WebAssembly.Memory, module: WebAssembly.Module, chunkKeys: number, rowBytes: number, extraBytes = 0) {
     this.memory = memory;
     this.k = instantiateKernels(memory, module) as HostKernels;
     this.lockWord = new Int32Array(memory.buffer, 0, LOCK_INDEX + 1);
     const slot = this.k.hm_claim(HEADER_OFFSET, threadId + 1);
     if (slot < 0) throw new HpsError('CAPACITY', 'HostArena: all 128 reader slots of a partition are taken (one per attached view); close() views that are done, or releaseThread(threadId) of threads that ended');
     this.slot = slot;
-    const bytes = chunkKeys * (8 + rowBytes + 4 + 4);
+    const own = Math.ceil((chunkKeys * (8 + rowBytes + 4 + 4)) / 64) * 64;
+    const bytes = own + extraBytes;
     this.lock();
     let scratch: number;
     try {
@@ -47,15 +50,19 @@ export class PartitionView {
     this.rowsAt = scratch + chunkKeys * 8;
     this.missAt = this.rowsAt + chunkKeys * rowBytes;
     this.tmpAt = this.missAt + chunkKeys * 4;
+    this.extraAt = scratch + own;
     const buffer = memory.buffer;
     this.i64 = new BigInt64Array(buffer);
     this.f32 = new Float32Array(buffer);
     this.u32 = new Uint32Array(buffer);
   }
 
-  /** Looks up the `n` keys at keysAt into rowsAt; miss positions (+ missBase) at missAt; returns misses. */
-  gather(n: number, missBase: number): number {
-    return this.k.hm_gather(HEADER_OFFSET, this.slot, this.keysAt, n, this.rowsAt, this.missAt, missBase, this.tmpAt, READ_FENCE);
+  /**
+   * Looks up the `n` keys at byte offset `keys` into rows at `out` (row order[i] for key i when `order`
+   * is not 0, else row i); miss positions (+ missBase) at `miss`; returns the number of misses.
+   */
+  gather(keys: number, n: number, out: number, order: number, miss: number, missBase: number): number {
+    return this.k.hm_gather(HEADER_OFFSET, this.slot, keys, n, out, order, miss, missBase, this.tmpAt, READ_FENCE);
   }
 
   /** Takes the partition's writer lock (spins briefly, then waits for the holder's notify). */
