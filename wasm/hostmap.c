@@ -343,24 +343,37 @@ EMSCRIPTEN_KEEPALIVE uint32_t hm_scratch(hm_header *h, uint32_t slot, uint32_t b
   return off;
 }
 
-// First passes of a lookup over keys[b0..b1): load every key's home slot, then walk each probe sequence
-// (now in cache) to the first slot whose tag matches and load every cache line of that record; tmp[i]
-// gets that slot's position, or HM_ABSENT when an empty slot came first. The loads of a pass do not wait
-// for each other, so many cache misses are in flight at once (wasm has no prefetch instruction); the
-// probe in hm_gather then starts at tmp[i] and finds its lines in cache.
+// The record of `row` from header fields the caller keeps in locals (the kernels' atomics make the
+// compiler reload fields it reads through `h`).
+static inline uint8_t *hm_rec_at(const uint32_t *chunks, uint32_t shift, uint32_t stride, uint32_t row) {
+  return (uint8_t *)(uintptr_t)(chunks[row >> shift] + (row & ((1u << shift) - 1u)) * stride);
+}
+
+// First passes of a lookup over keys[b0..b1): hash every key and load its home slot, then walk each probe
+// sequence (now in cache) to the first slot whose tag matches and load every cache line of that record;
+// pos[i] gets that slot's position, or HM_ABSENT when an empty slot came first, tag[i] the key's tag. The
+// loads of a pass do not wait for each other, so many cache misses are in flight at once (wasm has no
+// prefetch instruction); the probe in hm_gather then starts at pos[i] and finds its lines in cache.
 #define HM_ABSENT 0xffffffffu
-static void hm_prefetch(const hm_header *h, const hm_index *ix, const int64_t *keys, uint32_t b0, uint32_t b1, uint32_t *tmp) {
+static void hm_prefetch(const hm_header *h, const hm_index *ix, const int64_t *keys, uint32_t b0, uint32_t b1,
+                        uint32_t *pos, uint32_t *tag) {
   const volatile uint32_t *slots = SLOTS(ix);
-  const uint32_t tb = h->tag_bits, mask = (1u << tb) - 1u, stride = h->stride, cap = ix->cap;
-  for (uint32_t i = b0; i < b1; i++) (void)slots[hm_start(ix, hm_mix(keys[i]))];
+  const uint32_t tb = h->tag_bits, mask = (1u << tb) - 1u, stride = h->stride, cap = ix->cap, shift = h->chunk_shift;
+  const uint32_t *chunks = CHUNKS(h);
   for (uint32_t i = b0; i < b1; i++) {
     const uint64_t hash = hm_mix(keys[i]);
-    const uint32_t tag = hm_tag(h, hash);
-    uint32_t pos = hm_start(ix, hash), s;
-    while ((s = slots[pos]) != 0 && ((s & mask) != tag || !(s >> tb))) pos = pos + 1 == cap ? 0 : pos + 1;
-    if (!s) { tmp[i] = HM_ABSENT; continue; }
-    tmp[i] = pos;
-    const uint8_t *rec = hm_rec(h, (s >> tb) - 1);
+    const uint32_t p = hm_start(ix, hash);
+    pos[i] = p;
+    tag[i] = hm_tag(h, hash);
+    (void)slots[p];
+  }
+  for (uint32_t i = b0; i < b1; i++) {
+    const uint32_t t = tag[i];
+    uint32_t p = pos[i], s;
+    while ((s = slots[p]) != 0 && ((s & mask) != t || !(s >> tb))) p = p + 1 == cap ? 0 : p + 1;
+    if (!s) { pos[i] = HM_ABSENT; continue; }
+    pos[i] = p;
+    const uint8_t *rec = hm_rec_at(chunks, shift, stride, (s >> tb) - 1);
     for (uint32_t off = 0; off < stride; off += 64) (void)*(volatile const uint8_t *)(rec + off);
     (void)*(volatile const uint8_t *)(rec + stride - 1);
   }
@@ -371,7 +384,7 @@ static void hm_prefetch(const hm_header *h, const hm_index *ix, const int64_t *k
 /**
  * Reader: looks up keys[0..n) (lock-free). Row i of `out` (row order[i] when `order` is not 0: a router
  * gathers straight into request order) gets the row of keys[i], or zeros when absent; `miss` gets
- * miss_base + i of each absent key, ascending. Returns the number of misses. `tmp`: n u32 of
+ * miss_base + i of each absent key, ascending. Returns the number of misses. `tmp`: 2n u32 of
  * scratch. `fence`: order the row copy before the version check with a full fence, for CPUs that may
  * reorder loads (not needed on x86-64, where loads are not reordered with older loads).
  */
@@ -383,19 +396,22 @@ EMSCRIPTEN_KEEPALIVE uint32_t hm_gather(hm_header *h, uint32_t slot, const int64
   const hm_index *ix = hm_current(h);
   const uint32_t cap = ix->cap, tb = h->tag_bits, mask = (1u << tb) - 1u, row_bytes = h->dim * 4u;
   const uint32_t key_off = h->key_off, data_off = h->data_off, lfu = h->policy == POLICY_LEAST_USED;
+  const uint32_t shift = h->chunk_shift, stride = h->stride;
+  const uint32_t *chunks = CHUNKS(h);
   const uint32_t *slots = SLOTS(ix);
+  uint32_t *tags = tmp + n;
   uint32_t misses = 0;
   for (uint32_t i = 0; i < n; i++) {
-    if (i % HM_BLOCK == 0) hm_prefetch(h, ix, keys, i, i + HM_BLOCK < n ? i + HM_BLOCK : n, tmp);
+    if (i % HM_BLOCK == 0) hm_prefetch(h, ix, keys, i, i + HM_BLOCK < n ? i + HM_BLOCK : n, tmp, tags);
     const int64_t key = keys[i];
-    const uint32_t tag = hm_tag(h, hm_mix(key));
+    const uint32_t tag = tags[i];
     uint8_t *dst = (uint8_t *)(out) + (order ? order[i] : i) * row_bytes;
     uint32_t pos = tmp[i], hit = 0;
     if (pos != HM_ABSENT) for (;; pos = pos + 1 == cap ? 0 : pos + 1) {
       const uint32_t s = ((volatile const uint32_t *)slots)[pos];
       if (!s) break;
       if ((s & mask) != tag || !(s >> tb)) continue;
-      uint8_t *rec = hm_rec(h, (s >> tb) - 1);
+      uint8_t *rec = hm_rec_at(chunks, shift, stride, (s >> tb) - 1);
       uint32_t match;
       for (;;) {
         const uint32_t v1 = __atomic_load_n(hm_ver(rec), SC);

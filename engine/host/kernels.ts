@@ -19,7 +19,7 @@ export interface HostKernels {
   hm_scratch(header: number, slot: number, bytes: number): number;
   /**
    * Lock-free lookup: rows to `out` (row order[i] for key i when `order` is not 0, else row i; zeros for
-   * misses), miss positions + missBase to `miss`; returns misses. `tmp`: n u32 of scratch; `fence`: 1
+   * misses), miss positions + missBase to `miss`; returns misses. `tmp`: 2n u32 of scratch; `fence`: 1
    * where the CPU may reorder loads (see READ_FENCE).
    */
   hm_gather(header: number, slot: number, keys: number, n: number, out: number, order: number, miss: number,

@@ -33,7 +33,7 @@ export class PartitionView {
     const slot = this.k.hm_claim(HEADER_OFFSET, threadId + 1);
     if (slot < 0) throw new HpsError('CAPACITY', 'HostArena: all 128 reader slots of a partition are taken (one per attached view); close() views that are done, or releaseThread(threadId) of threads that ended');
     this.slot = slot;
-    const own = Math.ceil((chunkKeys * (8 + rowBytes + 4 + 4)) / 64) * 64;
+    const own = Math.ceil((chunkKeys * (8 + rowBytes + 4 + 8)) / 64) * 64;
     const bytes = own + extraBytes;
     this.lock();
     let scratch: number;
