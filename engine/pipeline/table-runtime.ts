@@ -58,9 +58,17 @@ export class TableRuntime {
     const t0 = process.hrtime.bigint();
     const { unique, inverse } = this.o.kernels.dedup(keys);
     const repeats = unique.length !== keys.length;
-    const rows = repeats ? new Float32Array(unique.length * this.dim) : out;
-    const counts = await this.serve(unique, rows, this.tiers);
-    if (repeats) this.o.kernels.scatter(rows, inverse, this.dim, out);
+    let counts: TierCounts;
+    if (this.servesInline(unique.length)) {
+      // Synchronous from here to the scatter, so one scratch buffer serves every inline request.
+      const rows = repeats ? this.scratchRows(unique.length) : out;
+      counts = serveUnique(this.tiers, unique, rows, this.deferred.add);
+      if (repeats) this.o.kernels.scatter(rows, inverse, this.dim, out);
+    } else {
+      const rows = repeats ? new Float32Array(unique.length * this.dim) : out;
+      counts = await this.serve(unique, rows, this.tiers);
+      if (repeats) this.o.kernels.scatter(rows, inverse, this.dim, out);
+    }
     this.stats.record(keys.length, counts, Number(process.hrtime.bigint() - t0));
   }
 
@@ -69,13 +77,35 @@ export class TableRuntime {
    * `combiner`, weighted by `weights` when given.
    */
   async lookupPooled(keys: BigInt64Array, offsets: Uint32Array, combiner: Combiner, weights: Float32Array | null, out: Float32Array): Promise<void> {
+    this.deferred.drain();
     const t0 = process.hrtime.bigint();
     const { unique, inverse } = this.o.kernels.dedup(keys);
-    const rows = new Float32Array(unique.length * this.dim);
-    const counts = await this.serve(unique, rows, this.tiers);
-    this.o.kernels.pool(rows, inverse, offsets, this.dim, combiner, weights, out);
+    let counts: TierCounts;
+    if (this.servesInline(unique.length)) {
+      const rows = this.scratchRows(unique.length);
+      counts = serveUnique(this.tiers, unique, rows, this.deferred.add);
+      this.o.kernels.pool(rows, inverse, offsets, this.dim, combiner, weights, out);
+    } else {
+      const rows = new Float32Array(unique.length * this.dim);
+      counts = await this.serve(unique, rows, this.tiers);
+      this.o.kernels.pool(rows, inverse, offsets, this.dim, combiner, weights, out);
+    }
     this.stats.record(keys.length, counts, Number(process.hrtime.bigint() - t0));
   }
+
+  /** Whether `uniqueKeys` distinct keys are served on this thread, synchronously. */
+  private servesInline(uniqueKeys: number): boolean {
+    return this.o.cudaL1 === null && (this.o.pool === null || uniqueKeys < this.o.splitMinKeys);
+  }
+
+  /** This thread's reusable buffer for the distinct rows of an inline request (grown, never shrunk). */
+  private scratchRows(uniqueKeys: number): Float32Array {
+    const floats = uniqueKeys * this.dim;
+    if (this.scratch.length < floats) this.scratch = new Float32Array(Math.max(floats, this.scratch.length * 2));
+    return this.scratch.subarray(0, floats);
+  }
+
+  private scratch = new Float32Array(0);
 
   /** Brings `keys` into L1 and L2 now (insertion synchronous), so later lookups of them hit. */
   async prefetch(keys: BigInt64Array): Promise<void> {
