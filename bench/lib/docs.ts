@@ -99,8 +99,9 @@ function renderDoc(results: SuiteResult[], kept: string[]): string {
 const HOW_TO = [
   '## How to run',
   '',
-  '- `npm run bench`: every workload at BENCH.md sizes (about 4 GiB of memory and a few GiB of temp disk; writes',
-  '  `bench/results/<suite>.json` and regenerates this file and the chart).',
+  '- `npm run bench`: every workload at BENCH.md sizes (about 10 minutes on 2 cores; a peak of 8.5 GiB of memory in',
+  '  the runner plus about 1.5 GiB in redis-server, and about 4 GiB of temp disk; writes `bench/results/<suite>.json`',
+  '  and regenerates this file and the chart).',
   '- `npm run bench -- --quick`: the CI-sized run (shrunk sizes, short sampling; writes `bench/results/quick/`; CI runs',
   '  it and asserts nothing about speed).',
   '- `npm run bench -- --only host,peers`: a subset (the suites whose figures a ratio needs run too: host needs limit,',
