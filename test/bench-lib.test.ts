@@ -85,7 +85,7 @@ test('SuiteReport ratios divide medians and check the target direction; results 
   assert.throws(() => writeResult(tmp, { ...r.result(describeMachine()), figures: [{ name: 'x' } as never] }));
 });
 
-test('chart has one bar and one target tick per ratio; docs keep the GPU and Analysis sections', () => {
+test('chart has one bar and one target tick per ratio; docs include bench/analysis.md and keep the GPU section', () => {
   const r = new SuiteReport('host', 'full');
   const f1 = r.figure('x', 'keys/s', { median: 5, min: 4, max: 6, samples: 3 });
   const f2 = r.figure('y', 'keys/s', { median: 2, min: 1, max: 3, samples: 3 });
@@ -102,7 +102,9 @@ test('chart has one bar and one target tick per ratio; docs keep the GPU and Ana
   mkdirSync(join(root, 'docs'), { recursive: true });
   writeResult(join(root, 'results'), r.result(describeMachine()));
   writeFileSync(join(root, 'results', 'gpu.json'), JSON.stringify({ card: 'H100' }));
-  writeFileSync(join(root, 'docs/benchmarks.md'), '# old\n\n## host\nold table\n\n## Analysis\nwhy it is slow\n\n## GPU\ngpu table\n');
+  writeFileSync(join(root, 'docs/benchmarks.md'), '# old\n\n## host\nold table\n\n## GPU\ngpu table\n');
+  mkdirSync(join(root, 'bench'));
+  writeFileSync(join(root, 'bench/analysis.md'), '## Analysis\nwhy it is slow\n');
   writeDocs(root, join(root, 'results'));
   const doc = readFileSync(join(root, 'docs/benchmarks.md'), 'utf8');
   assert.ok(doc.includes('## Analysis\nwhy it is slow'));
