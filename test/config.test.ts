@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, resolveConfig, type HpsOptions, type ResolvedConfig } from '../engine/config/index.js';
 import { HpsError } from '../engine/errors.js';
+import { rng } from './helpers/random.js';
 
 const fixtures = fileURLToPath(new URL('../../test/fixtures/config/', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'hps-config-test-'));
@@ -170,16 +171,6 @@ test('HPS quirks kept: a volatile_db block without type is disabled; rocksdb/red
 
 // --- random configurations: a ps.json and the equivalent typed options resolve to an independently built expectation.
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomCase(r: () => number, base: string): { ps: Record<string, unknown>; options: HpsOptions; expected: ResolvedConfig } {
   const int = (lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));

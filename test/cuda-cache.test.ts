@@ -5,6 +5,7 @@ import { WasmEmbeddingCache } from '../engine/cache/wasm-cache.js';
 import { loadNative, type NativeAddon } from '../engine/native.js';
 import { HpsError } from '../engine/errors.js';
 import type { CachePolicy } from '../engine/config/types.js';
+import { rng, randomBitKeys as randomKeys } from './helpers/random.js';
 
 // The CUDA cache on real GPUs, against the WASM cache and an independent JS model on the same random
 // operation streams. Without a GPU (CI) the suite registers no test and prints why.
@@ -14,22 +15,6 @@ if (!native.ok) {
 } else {
   const addon: NativeAddon = native.addon;
 
-  function rng(seed: number): () => number {
-    let a = seed >>> 0;
-    return () => {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = a;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
-  function randomKeys(rand: () => number, n: number): BigInt64Array {
-    const keys = new BigInt64Array(n);
-    const halves = new Uint32Array(keys.buffer);
-    for (let i = 0; i < halves.length; i++) halves[i] = Math.floor(rand() * 4294967296);
-    return keys;
-  }
   function distinct(keys: BigInt64Array): BigInt64Array {
     return BigInt64Array.from(new Set(keys));
   }

@@ -2,17 +2,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { PipelineKernels, type Combiner } from '../engine/pipeline/kernels-wasm.js';
 import { HpsError } from '../engine/errors.js';
+import { rng } from './helpers/random.js';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** n keys drawn from `distinct` random 64-bit keys (so with repeats), including negative bit patterns. */
 function keysWithRepeats(rand: () => number, n: number, distinct: number): BigInt64Array {

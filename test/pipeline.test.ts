@@ -1,27 +1,16 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { HpsError, LmdbStore } from '../engine/index.js';
+import { LmdbStore } from '../engine/index.js';
 import { join } from 'node:path';
 import { PipelineFixture, hitsSince, nextTurn } from './helpers/pipeline-fixture.js';
 import { randomVectors, tempDir } from './helpers/lmdb-random.js';
 import { writeHugeCtr } from './helpers/import-files.js';
+import { expectError } from './helpers/expect-error.js';
 
 // 4000 rows: warm-up puts ranks [0, 1000) in L2 (initialCacheRate 0.25) and the first rows L1 holds
 // (0.2 x 4000 = 800) in L1; ranks >= 1000 are only in L3.
 const fx = new PipelineFixture(4000, 8, 11);
 test.after(() => fx.dir.remove());
-
-async function expectError(run: () => Promise<unknown>, code: string, pattern: RegExp): Promise<void> {
-  try {
-    await run();
-  } catch (e) {
-    assert.instance(e, HpsError, String(e));
-    assert.is((e as HpsError).code, code, (e as Error).message);
-    assert.match((e as Error).message, pattern);
-    return;
-  }
-  assert.unreachable(`expected HpsError ${code}`);
-}
 
 test('keys only in L3, only in L2, in L1 and nowhere each come from their tier, match the files, and L3 hits are cached in L1 synchronously below the hit-rate threshold', async () => {
   const ps = await fx.open();

@@ -2,9 +2,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ParameterServer, HpsError, type HpsOptions } from '../engine/index.js';
+import { ParameterServer, type HpsOptions } from '../engine/index.js';
 import { randomInt64Keys, randomUint32Keys, randomVectors, row, tempDir } from './helpers/lmdb-random.js';
 import { writeHugeCtr } from './helpers/import-files.js';
+import { expectError } from './helpers/expect-error.js';
 
 const dir = tempDir('server-api');
 test.after(() => dir.remove());
@@ -23,18 +24,6 @@ function options(extra: Partial<HpsOptions> = {}): HpsOptions {
     workerThreads: 0,
     ...extra,
   };
-}
-
-async function expectError(run: () => Promise<unknown>, code: string, pattern: RegExp): Promise<void> {
-  try {
-    await run();
-  } catch (e) {
-    assert.instance(e, HpsError, String(e));
-    assert.is((e as HpsError).code, code, (e as Error).message);
-    assert.match((e as Error).message, pattern);
-    return;
-  }
-  assert.unreachable(`expected HpsError ${code}`);
 }
 
 test('open imports the sparse file once; lookups match the files; absent keys get the default vector', async () => {

@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import { WasmEmbeddingCache } from '../engine/cache/wasm-cache.js';
 import { HpsError } from '../engine/errors.js';
 import type { CachePolicy } from '../engine/config/types.js';
+import { rng, randomBitKeys as randomKeys } from './helpers/random.js';
 
 // An independent model of the cache rules documented in docs/l1-cache.md: the set of a key is
 // hi32(fmix64(key)) * numSets >> 32; an empty way (lowest index) first, else LRU: smallest stamp, LFU:
@@ -79,23 +80,7 @@ class ModelCache {
   size(): number { return this.dump().length; }
 }
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
-function randomKeys(rand: () => number, n: number): BigInt64Array {
-  const keys = new BigInt64Array(n);
-  const halves = new Uint32Array(keys.buffer);
-  for (let i = 0; i < halves.length; i++) halves[i] = Math.floor(rand() * 4294967296);
-  return keys;
-}
 
 function randomRows(rand: () => number, n: number, dim: number): Float32Array {
   return Float32Array.from({ length: n * dim }, () => rand() * 2 - 1 || 0.5);

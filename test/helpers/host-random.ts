@@ -1,15 +1,7 @@
 /** Seeded random data for the host-tier tests: 64-bit keys (negative ones too) and non-zero rows. */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    // mulberry32
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from './random.js';
+
+export { rng };
 
 /** `n` distinct random int64 keys (full 64-bit range, about half negative). */
 export function randomKeys(rand: () => number, n: number, avoid?: Set<bigint>): BigInt64Array {

@@ -1,0 +1,15 @@
+import * as assert from 'uvu/assert';
+import { HpsError } from '../../engine/errors.js';
+
+/** Asserts that `run` rejects with an HpsError of `code` whose message matches `pattern`. */
+export async function expectError(run: () => Promise<unknown>, code: string, pattern: RegExp): Promise<void> {
+  try {
+    await run();
+  } catch (e) {
+    assert.instance(e, HpsError, String(e));
+    assert.is((e as HpsError).code, code, (e as Error).message);
+    assert.match((e as Error).message, pattern);
+    return;
+  }
+  assert.unreachable(`expected HpsError ${code}`);
+}
