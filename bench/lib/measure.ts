@@ -9,10 +9,10 @@ export interface MeasureOptions {
   minSamples: number;
 }
 
-/** benchmark.js's samples (seconds per call) as a rate of `itemsPerCall` items per second. */
-function rates(bench: Benchmark, itemsPerCall: number): Summary {
+/** benchmark.js's samples (seconds per call) as rates of `itemsPerCall` items per second. */
+function sampleRates(bench: Benchmark, itemsPerCall: number): number[] {
   if (bench.error) throw bench.error;
-  return summarize(bench.stats.sample.map((seconds) => itemsPerCall / seconds));
+  return bench.stats.sample.map((seconds) => itemsPerCall / seconds);
 }
 
 /**
@@ -20,13 +20,23 @@ function rates(bench: Benchmark, itemsPerCall: number): Summary {
  * benchmark.js's samples). `fn` handles `itemsPerCall` items (e.g. keys of one batch) per call.
  */
 export function rateSync(name: string, fn: () => void, itemsPerCall: number, opts: MeasureOptions): Summary {
+  return summarize(samplesSync(name, fn, itemsPerCall, opts));
+}
+
+/** As rateSync, returning benchmark.js's samples as rates (to merge samples taken in several slices). */
+export function samplesSync(name: string, fn: () => void, itemsPerCall: number, opts: MeasureOptions): number[] {
   const bench = new Benchmark(name, fn, { maxTime: opts.maxTime, minSamples: opts.minSamples, initCount: 1 });
   bench.run({ async: false });
-  return rates(bench, itemsPerCall);
+  return sampleRates(bench, itemsPerCall);
 }
 
 /** As rateSync for work that completes asynchronously (a deferred benchmark.js test). */
-export function rateAsync(name: string, fn: () => Promise<unknown>, itemsPerCall: number, opts: MeasureOptions): Promise<Summary> {
+export async function rateAsync(name: string, fn: () => Promise<unknown>, itemsPerCall: number, opts: MeasureOptions): Promise<Summary> {
+  return summarize(await samplesAsync(name, fn, itemsPerCall, opts));
+}
+
+/** As rateAsync, returning benchmark.js's samples as rates. */
+export function samplesAsync(name: string, fn: () => Promise<unknown>, itemsPerCall: number, opts: MeasureOptions): Promise<number[]> {
   return new Promise((resolve, reject) => {
     let failure: unknown;
     const bench = new Benchmark(name, {
@@ -46,7 +56,7 @@ export function rateAsync(name: string, fn: () => Promise<unknown>, itemsPerCall
       if (failure !== undefined) reject(failure);
       else {
         try {
-          resolve(rates(bench, itemsPerCall));
+          resolve(sampleRates(bench, itemsPerCall));
         } catch (err) {
           reject(err);
         }

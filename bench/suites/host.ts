@@ -2,13 +2,18 @@ import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { loadEngine } from '../lib/engine.js';
 import { batchKeys, checkBatch, distinctFraction, STREAMS, type HostTable, type StreamName } from '../lib/host-table.js';
-import { rateAsync, rateSync } from '../lib/measure.js';
+import { samplesAsync, samplesSync } from '../lib/measure.js';
+import { summarize } from '../lib/stats.js';
+import { gatherTool } from './limit.js';
 import { processCpuSeconds } from '../lib/cpu.js';
 import type { RunContext } from '../lib/context.js';
 import type { Suite } from '../lib/suite.js';
 
 type HostArenaModule = typeof import('../../engine/host/host-arena.js');
 type HostArena = import('../../engine/host/host-arena.js').HostArena;
+
+/** Slices of the one-thread figure and of the C gather, taken in turn. */
+const ROUNDS = 5;
 
 /**
  * The host tier alone with every key resident: HostArena.lookup on one thread, then on one and two
@@ -17,7 +22,7 @@ type HostArena = import('../../engine/host/host-arena.js').HostArena;
 export const hostSuite: Suite = {
   name: 'host',
   description: 'HostArena lookups, all keys resident: one thread, then 1 and 2 worker threads (attach)',
-  needs: ['limit'],
+  needs: [],
   async run(ctx, report) {
     const table = ctx.table();
     const loaded = await loadedArena(ctx);
@@ -29,53 +34,80 @@ export const hostSuite: Suite = {
     report.sizes = { keys: table.keys, dim: table.dim, batch: table.batch, batches: table.batches, partitions };
     report.note(`loaded ${table.keys} keys in ${loadSeconds.toFixed(2)} s; distinct keys touched by the streams: zipf ${(100 * distinctFraction(table, 'zipf')).toFixed(1)}%, uniform ${(100 * distinctFraction(table, 'uniform')).toFixed(1)}% of the table`);
 
+    // One thread, interleaved with the C gather: ROUNDS slices of each in turn, so that both see the same
+    // background load on a shared machine and the ratio compares like with like.
+    const tool = await gatherTool(ctx);
+    if ('missing' in tool) report.skip('host 1 thread / limit', tool.missing);
     const out = new Float32Array(table.batch * table.dim);
+    const slice = { maxTime: ctx.measure.maxTime / ROUNDS, minSamples: Math.max(2, Math.ceil(ctx.measure.minSamples / ROUNDS)) };
     for (const stream of STREAMS) {
       verify(arena, table, stream, out);
       let b = 0;
+      const hostRates: number[] = [];
+      const limitRates: number[] = [];
       const cpu0 = processCpuSeconds();
       const wall0 = performance.now();
-      const rate = rateSync(`host ${stream}`, () => {
-        arena.lookup(batchKeys(table, stream, b++), out);
-      }, table.batch, ctx.measure);
-      ctx.record('host', report.figure(`host 1 thread ${stream}`, 'keys/s', rate, `${((rate.median * table.dim * 4) / 1e9).toFixed(2)} GB/s of rows${coresNote(cpu0, wall0)}`));
-    }
-    for (const stream of STREAMS) {
-      const limit = ctx.borrow(report, 'limit', `limit ${stream}`);
-      const host = report.figures.find((f) => f.name === `host 1 thread ${stream}`)!;
-      if (limit) report.ratio(`host 1 thread / limit (${stream})`, host, limit, 0.7);
+      let hostSeconds = 0;
+      for (let r = 0; r < ROUNDS; r++) {
+        if (!('missing' in tool)) limitRates.push(...tool.run(stream, slice.maxTime, slice.minSamples));
+        const t0 = performance.now();
+        hostRates.push(...samplesSync(`host ${stream}`, () => {
+          arena.lookup(batchKeys(table, stream, b++), out);
+        }, table.batch, slice));
+        hostSeconds += (performance.now() - t0) / 1000;
+      }
+      const rate = summarize(hostRates);
+      const host = report.figure(`host 1 thread ${stream}`, 'keys/s', rate,
+        `${((rate.median * table.dim * 4) / 1e9).toFixed(2)} GB/s of rows${coresNote(cpu0, wall0, hostSeconds)}`);
+      ctx.record('host', host);
+      if (limitRates.length) {
+        const limit = report.figure(`limit ${stream} (interleaved)`, 'keys/s', summarize(limitRates), `the C gather of suite limit, run in ${ROUNDS} slices between the host slices`);
+        report.ratio(`host 1 thread / limit (${stream})`, host, limit, 0.7);
+      }
     }
 
     const cores = availableParallelism();
     if (cores < 2) report.note(`only ${cores} core: the two-worker figure cannot scale here`);
-    for (const workers of [1, 2]) {
-      const pool = await startWorkers(arena, table, workers);
-      try {
-        for (const stream of STREAMS) {
-          const perTask = Math.max(1, Math.min(table.batches, Math.ceil(2 ** 19 / table.batch)));
-          // Warm-up: wasm starts in V8's baseline tier in each new thread and tiers up while it runs.
+    // One and two workers, interleaved in ROUNDS slices like the one-thread figure.
+    const pools = { 1: await startWorkers(arena, table, 1), 2: await startWorkers(arena, table, 2) };
+    const perTask = Math.max(1, Math.min(table.batches, Math.ceil(2 ** 19 / table.batch)));
+    try {
+      for (const stream of STREAMS) {
+        // Warm-up: wasm starts in V8's baseline tier in each new thread and tiers up while it runs.
+        for (const pool of Object.values(pools)) {
           for (let w = 0; w < 3; w++) await Promise.all(pool.map((wk) => wk.run({ stream, first: 0, count: table.batches })));
-          let first = 0;
-          const cpu0 = processCpuSeconds();
-          const wall0 = performance.now();
-          const rate = await rateAsync(`host ${workers} workers ${stream}`, async () => {
-            const start = first;
-            first += perTask;
-            const replies = await Promise.all(pool.map((w, i) => w.run({ stream, first: start + i * 7, count: perTask })));
-            const missing = replies.reduce((a, r) => a + r.missing, 0);
-            if (missing) throw new Error(`host: a worker found ${missing} keys missing; every key is resident`);
-          }, workers * perTask * table.batch, ctx.measure);
-          ctx.record('host', report.figure(`host ${workers} worker${workers > 1 ? 's' : ''} ${stream}`, 'keys/s', rate,
-            `${perTask} batches per task per worker${coresNote(cpu0, wall0)}`));
         }
-      } finally {
-        await Promise.all(pool.map((w) => w.stop()));
+        const rates: Record<1 | 2, number[]> = { 1: [], 2: [] };
+        const cpu: Record<1 | 2, number> = { 1: 0, 2: 0 };
+        const wall: Record<1 | 2, number> = { 1: 0, 2: 0 };
+        let first = 0;
+        for (let r = 0; r < ROUNDS; r++) {
+          for (const workers of [1, 2] as const) {
+            const pool = pools[workers];
+            const cpu0 = processCpuSeconds() ?? 0;
+            const wall0 = performance.now();
+            rates[workers].push(...await samplesAsync(`host ${workers} workers ${stream}`, async () => {
+              const start = first;
+              first += perTask;
+              const replies = await Promise.all(pool.map((w, i) => w.run({ stream, first: start + i * 7, count: perTask })));
+              const missing = replies.reduce((a, x) => a + x.missing, 0);
+              if (missing) throw new Error(`host: a worker found ${missing} keys missing; every key is resident`);
+            }, workers * perTask * table.batch, slice));
+            cpu[workers] += (processCpuSeconds() ?? 0) - cpu0;
+            wall[workers] += (performance.now() - wall0) / 1000;
+          }
+        }
+        const figures = ([1, 2] as const).map((workers) => {
+          const got = processCpuSeconds() === null ? '' : `; the process got ${(cpu[workers] / wall[workers]).toFixed(2)} cores meanwhile`;
+          const f = report.figure(`host ${workers} worker${workers > 1 ? 's' : ''} ${stream}`, 'keys/s', summarize(rates[workers]),
+            `${perTask} batches per task per worker, ${ROUNDS} slices interleaved with the other worker count${got}`);
+          ctx.record('host', f);
+          return f;
+        });
+        report.ratio(`host 2 workers / 1 worker (${stream})`, figures[1], figures[0], 1.6);
       }
-    }
-    for (const stream of STREAMS) {
-      const one = report.figures.find((f) => f.name === `host 1 worker ${stream}`)!;
-      const two = report.figures.find((f) => f.name === `host 2 workers ${stream}`)!;
-      report.ratio(`host 2 workers / 1 worker (${stream})`, two, one, 1.6);
+    } finally {
+      await Promise.all([...pools[1], ...pools[2]].map((w) => w.stop()));
     }
     report.note('the two-worker ratio divides by one worker driven the same way (same messages, same task size), so it measures scaling, not messaging');
   },
@@ -150,9 +182,12 @@ async function startWorkers(arena: HostArena, table: HostTable, count: number): 
   }));
 }
 
-/** How many cores the process got while a figure was measured (its CPU time over the wall time). */
-function coresNote(cpu0: number | null, wall0: number): string {
+/**
+ * How many cores the process got while a figure was measured: its CPU time over `seconds` of its own
+ * work (default: the wall time since wall0).
+ */
+function coresNote(cpu0: number | null, wall0: number, seconds = (performance.now() - wall0) / 1000): string {
   const cpu1 = processCpuSeconds();
   if (cpu0 === null || cpu1 === null) return '';
-  return `; the process got ${((cpu1 - cpu0) / ((performance.now() - wall0) / 1000)).toFixed(2)} cores meanwhile`;
+  return `; the process got ${((cpu1 - cpu0) / seconds).toFixed(2)} cores meanwhile`;
 }

@@ -2,7 +2,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { STREAMS } from '../lib/host-table.js';
+import { STREAMS, type StreamName } from '../lib/host-table.js';
+import type { RunContext } from '../lib/context.js';
 import { summarize } from '../lib/stats.js';
 import type { Suite } from '../lib/suite.js';
 
@@ -75,40 +76,61 @@ export const limitSuite: Suite = {
   description: 'memcpy gather of the host table by precomputed row index, C compiled with cc -O3',
   needs: [],
   async run(ctx, report) {
-    const compiler = ['cc', 'gcc', 'clang'].find((c) => spawnSync(c, ['--version']).status === 0);
-    if (!compiler) {
-      report.skip('limit', 'no C compiler (cc, gcc or clang) found on PATH');
+    const tool = await gatherTool(ctx);
+    if ('missing' in tool) {
+      report.skip('limit', tool.missing);
       return;
     }
     const table = ctx.table();
-    report.sizes = { keys: table.keys, dim: table.dim, batch: table.batch, batches: table.batches, compiler: `${compiler} -O3` };
-    const dir = mkdtempSync(join(tmpdir(), 'hps-bench-limit-'));
-    try {
-      writeFileSync(join(dir, 'gather.c'), GATHER_C);
-      execFileSync(compiler, ['-O3', '-o', join(dir, 'gather'), join(dir, 'gather.c')], { stdio: 'inherit' });
-      writeFileSync(join(dir, 'rows.bin'), table.rows);
-      for (const stream of STREAMS) {
-        const index = table.streams[stream].rows;
-        writeFileSync(join(dir, `${stream}.idx`), index);
-        const run = spawnSync(join(dir, 'gather'), [
-          join(dir, 'rows.bin'), join(dir, `${stream}.idx`), String(table.keys), String(table.dim), String(table.batch),
-          String(table.batches), String(ctx.measure.maxTime), String(ctx.measure.minSamples),
-        ], { encoding: 'utf8', maxBuffer: 64 << 20 });
-        if (run.status !== 0) throw new Error(`limit: gather program failed (${run.status}): ${run.stderr}`);
-        const checksum = Number(/checksum (\d+)/.exec(run.stdout)?.[1]);
-        if (checksum !== expectedChecksum(table.rows, index, table.batch, table.dim)) {
-          throw new Error(`limit: the C gather returned other rows than the table holds (checksum ${checksum})`);
-        }
-        const seconds = [...run.stdout.matchAll(/sample (\S+)/g)].map((m) => Number(m[1]));
-        const rate = summarize(seconds.map((s) => table.batch / s));
-        ctx.record('limit', report.figure(`limit ${stream}`, 'keys/s', rate,
-          `${((rate.median * table.dim * 4) / 1e9).toFixed(2)} GB/s of rows copied`));
-      }
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
+    report.sizes = { keys: table.keys, dim: table.dim, batch: table.batch, batches: table.batches, compiler: `${tool.compiler} -O3` };
+    for (const stream of STREAMS) {
+      const rate = summarize(tool.run(stream, ctx.measure.maxTime, ctx.measure.minSamples));
+      ctx.record('limit', report.figure(`limit ${stream}`, 'keys/s', rate, `${((rate.median * table.dim * 4) / 1e9).toFixed(2)} GB/s of rows copied`));
     }
   },
 };
+
+/** The compiled gather program over the host table's files, shared by the limit and host suites. */
+export interface GatherTool {
+  compiler: string;
+  /** Gathers every batch of `stream` per sample until `maxTime` s and `minSamples` passed; keys/s per sample. */
+  run(stream: StreamName, maxTime: number, minSamples: number): number[];
+}
+
+/**
+ * Compiles the gather program and writes the host table's rows and row indices to a temp folder once
+ * per run (removed when the run ends), or says why it cannot.
+ */
+export function gatherTool(ctx: RunContext): Promise<GatherTool | { missing: string }> {
+  return ctx.shared('gather-tool', async () => {
+    const compiler = ['cc', 'gcc', 'clang'].find((c) => spawnSync(c, ['--version']).status === 0);
+    if (!compiler) return { missing: 'no C compiler (cc, gcc or clang) found on PATH' };
+    const table = ctx.table();
+    const dir = mkdtempSync(join(tmpdir(), 'hps-bench-limit-'));
+    ctx.onClose(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, 'gather.c'), GATHER_C);
+    execFileSync(compiler, ['-O3', '-o', join(dir, 'gather'), join(dir, 'gather.c')], { stdio: 'inherit' });
+    writeFileSync(join(dir, 'rows.bin'), table.rows);
+    const checksums = new Map<StreamName, number>();
+    for (const stream of STREAMS) {
+      writeFileSync(join(dir, `${stream}.idx`), table.streams[stream].rows);
+      checksums.set(stream, expectedChecksum(table.rows, table.streams[stream].rows, table.batch, table.dim));
+    }
+    return {
+      compiler,
+      run(stream, maxTime, minSamples) {
+        const run = spawnSync(join(dir, 'gather'), [
+          join(dir, 'rows.bin'), join(dir, `${stream}.idx`), String(table.keys), String(table.dim), String(table.batch),
+          String(table.batches), String(maxTime), String(minSamples),
+        ], { encoding: 'utf8', maxBuffer: 64 << 20 });
+        if (run.status !== 0) throw new Error(`limit: gather program failed (${run.status}): ${run.stderr}`);
+        const checksum = Number(/checksum (\d+)/.exec(run.stdout)?.[1]);
+        if (checksum !== checksums.get(stream)) throw new Error(`limit: the C gather returned other rows than the table holds (checksum ${checksum})`);
+        return [...run.stdout.matchAll(/sample (\S+)/g)].map((m) => table.batch / Number(m[1]));
+      },
+    };
+  });
+}
 
 /** uint32 sum of the words of the first batch's rows, as the C program computes it. */
 function expectedChecksum(rows: Float32Array, index: Int32Array, batch: number, dim: number): number {
