@@ -26,6 +26,8 @@ export class PipelineKernels {
   private readonly memory: WebAssembly.Memory;
   private readonly kernels: WasmKernels;
   private top = KERNEL_RESERVED_BYTES;
+  /** The regions of the scatter begun by stageRows. */
+  private staged: { rowsAt: number; inverseAt: number; outAt: number; uniqueCount: number; n: number; dim: number } | null = null;
 
   constructor() {
     this.memory = newKernelMemory(4 << 20);
@@ -70,6 +72,33 @@ export class PipelineKernels {
     this.kernels.pl_scatter(rowsAt, inverseAt, n, dim, outAt);
     target.set(new Float32Array(buf, outAt, n * dim));
     return target;
+  }
+
+  /**
+   * The first half of a scatter with one copy less: a view of kernel memory for `uniqueCount` rows of
+   * `dim` that the caller fills (the tiers write the distinct rows straight into it), then
+   * `scatterStaged` puts them in request order. The view is valid until the next call on this object.
+   */
+  stageRows(uniqueCount: number, n: number, dim: number): Float32Array {
+    this.begin();
+    const rowsAt = this.take(uniqueCount * dim * 4), inverseAt = this.take(n * 4), outAt = this.take(n * dim * 4);
+    this.ensure();
+    this.staged = { rowsAt, inverseAt, outAt, uniqueCount, n, dim };
+    return new Float32Array(this.memory.buffer, rowsAt, uniqueCount * dim);
+  }
+
+  /** Writes the rows staged by `stageRows` into `out` (n x dim) in request order, by `inverse` (from dedup). */
+  scatterStaged(inverse: Uint32Array, out: Float32Array): void {
+    const st = this.staged;
+    if (st === null || inverse.length !== st.n) {
+      throw new HpsError('BAD_KEY', `scatterStaged: expected the inverse map of the ${st?.n ?? 0} keys staged by stageRows, got ${inverse.length}`);
+    }
+    this.staged = null;
+    const buf = this.memory.buffer;
+    new Uint32Array(buf, st.inverseAt, st.n).set(inverse);
+    this.checkInverse(st.inverseAt, inverse, st.uniqueCount);
+    this.kernels.pl_scatter(st.rowsAt, st.inverseAt, st.n, st.dim, st.outAt);
+    outFor(out, st.n * st.dim, 'inverse.length').set(new Float32Array(buf, st.outAt, st.n * st.dim));
   }
 
   /**

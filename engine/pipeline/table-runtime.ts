@@ -60,10 +60,10 @@ export class TableRuntime {
     const repeats = unique.length !== keys.length;
     let counts: TierCounts;
     if (this.servesInline(unique.length)) {
-      // Synchronous from here to the scatter, so one scratch buffer serves every inline request.
-      const rows = repeats ? this.scratchRows(unique.length) : out;
+      // Synchronous from here to the scatter: the distinct rows go straight into kernel memory.
+      const rows = repeats ? this.o.kernels.stageRows(unique.length, keys.length, this.dim) : out;
       counts = serveUnique(this.tiers, unique, rows, this.deferred.add);
-      if (repeats) this.o.kernels.scatter(rows, inverse, this.dim, out);
+      if (repeats) this.o.kernels.scatterStaged(inverse, out);
     } else {
       const rows = repeats ? new Float32Array(unique.length * this.dim) : out;
       counts = await this.serve(unique, rows, this.tiers);
