@@ -12,12 +12,13 @@ import type { Suite } from '../lib/suite.js';
 type HostArenaModule = typeof import('../../engine/host/host-arena.js');
 type HostArena = import('../../engine/host/host-arena.js').HostArena;
 
-/** Slices of the one-thread figure and of the C gather, taken in turn. */
+/** Slices in which each side of an interleaved ratio is measured, in turn (host vs C gather, 1 vs 2 workers). */
 const ROUNDS = 5;
 
 /**
- * The host tier alone with every key resident: HostArena.lookup on one thread, then on one and two
- * worker threads each with its own attach() to the same arena. Compared with the C gather (limit).
+ * The host tier alone with every key resident: HostArena.lookup on one thread, interleaved with the C
+ * gather of the limit suite, then on one and two worker threads (each with its own attach() to the same
+ * arena), interleaved with each other.
  */
 export const hostSuite: Suite = {
   name: 'host',
