@@ -1,8 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { PipelineKernels, type Combiner } from '../engine/pipeline/kernels-wasm.js';
-import { HpsError } from '../engine/errors.js';
 import { rng } from './helpers/random.js';
+import { throwsHps } from './helpers/expect-error.js';
 
 
 /** n keys drawn from `distinct` random 64-bit keys (so with repeats), including negative bit patterns. */
@@ -129,18 +129,6 @@ test('pool: weights that sum to zero give zeros for mean; zero weights give zero
   assert.equal(Array.from(kernels.pool(rows, inverse, offsets, 2, 'sum', new Float32Array([1, -1]))), [-2, -2]);
   assert.equal(Array.from(kernels.pool(rows, inverse, offsets, 2, 'mean')), [2, 3]);
 });
-
-function throwsHps(fn: () => unknown, code: string, pattern: RegExp): void {
-  try {
-    fn();
-  } catch (err) {
-    assert.instance(err, HpsError);
-    assert.is((err as HpsError).code, code);
-    assert.match((err as HpsError).message, pattern);
-    return;
-  }
-  assert.unreachable(`expected HpsError ${code}`);
-}
 
 test('bad inputs name the argument, the position and what was expected', () => {
   const rows = new Float32Array(12);

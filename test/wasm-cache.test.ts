@@ -1,9 +1,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { WasmEmbeddingCache } from '../engine/cache/wasm-cache.js';
-import { HpsError } from '../engine/errors.js';
 import type { CachePolicy } from '../engine/config/types.js';
 import { rng, randomBitKeys as randomKeys } from './helpers/random.js';
+import { throwsHps } from './helpers/expect-error.js';
 
 // An independent model of the cache rules documented in docs/l1-cache.md: the set of a key is
 // hi32(fmix64(key)) * numSets >> 32; an empty way (lowest index) first, else LRU: smallest stamp, LFU:
@@ -275,18 +275,6 @@ test('capacity is rounded up to whole sets and never exceeded', () => {
   assert.is(cache.stats().size, 16);
   assert.is(cache.dumpSync().length, 16);
 });
-
-function throwsHps(fn: () => unknown, code: string, pattern: RegExp): void {
-  try {
-    fn();
-  } catch (err) {
-    assert.instance(err, HpsError);
-    assert.is((err as HpsError).code, code);
-    assert.match((err as HpsError).message, pattern);
-    return;
-  }
-  assert.unreachable(`expected HpsError ${code}`);
-}
 
 test('bad options name the option, the value and what was expected', () => {
   throwsHps(() => WasmEmbeddingCache.create({ dim: 0, capacity: 10 }), 'BAD_CONFIG', /dim: expected an integer in \[1, 65536\], got 0/);

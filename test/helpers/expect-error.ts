@@ -13,3 +13,16 @@ export async function expectError(run: () => Promise<unknown>, code: string, pat
   }
   assert.unreachable(`expected HpsError ${code}`);
 }
+
+/** Asserts that `fn` throws an HpsError of `code` whose message matches `pattern`. */
+export function throwsHps(fn: () => unknown, code: string, pattern: RegExp): void {
+  try {
+    fn();
+  } catch (e) {
+    assert.instance(e, HpsError, String(e));
+    assert.is((e as HpsError).code, code, (e as Error).message);
+    assert.match((e as Error).message, pattern);
+    return;
+  }
+  assert.unreachable(`expected HpsError ${code}`);
+}
