@@ -5,11 +5,11 @@ import { HpsError } from './errors.js';
 import { fingerprintFiles } from './import/fingerprint.js';
 import { exportHugeCtrFolder, importTable, openHugeCtrFolder, openImportSource, type ExportReport, type ImportReport, type ImportSpec } from './import/index.js';
 import { normalizeKeys, type KeyInput } from './keys.js';
-import { LmdbStore } from './lmdb/lmdb-store.js';
+import { LmdbStore, checkVectors } from './lmdb/lmdb-store.js';
 import type { ImportSource } from './import/source.js';
 import { buildTable, warmUp, type BuiltTable } from './build-table.js';
 import { PipelineKernels, type Combiner } from './pipeline/kernels-wasm.js';
-import { TableRuntime, checkVectorsFor } from './pipeline/table-runtime.js';
+import { TableRuntime } from './pipeline/table-runtime.js';
 import { LookupPool } from './pool/lookup-pool.js';
 import type { TableStatsSnapshot } from './stats/table-stats.js';
 import type { CacheStats } from './cache/types.js';
@@ -206,7 +206,7 @@ export class ParameterServer {
   async update(model: string, table: string | number, keys: KeyInput, vectors: Float32Array): Promise<void> {
     const entry = this.table(model, table);
     const normalized = normalizeKeys(keys, entry.config.keyType, 'keys');
-    checkVectorsFor(entry.built.setup, normalized, vectors, 'update');
+    checkVectors(model, entry.config, normalized.length, vectors);
     this.checkWritable(model, entry, 'update');
     await entry.runtime.update(normalized, vectors);
   }

@@ -1,4 +1,3 @@
-import { HpsError } from '../errors.js';
 import type { EmbeddingCache } from '../cache/types.js';
 import type { LookupPool } from '../pool/lookup-pool.js';
 import { TableStats } from '../stats/table-stats.js';
@@ -157,7 +156,7 @@ export class TableRuntime {
   async refreshStep(fraction: number, cursor: number): Promise<number> {
     const l1 = this.o.cudaL1 ?? this.parts.l1;
     if (!l1) return 0;
-    const all = this.parts.l1 ? this.parts.l1.dumpSync() : await l1.dump();
+    const all = await l1.dump();
     if (all.length === 0) return 0;
     const count = Math.max(1, Math.ceil(all.length * fraction));
     const start = cursor % all.length;
@@ -249,15 +248,5 @@ export class TableRuntime {
     const counts = emptyCounts();
     for (const r of results) addCounts(counts, r.counts);
     return counts;
-  }
-}
-
-
-export function checkVectorsFor(setup: TableSetup, keys: BigInt64Array, vectors: Float32Array, where: string): void {
-  if (!(vectors instanceof Float32Array)) {
-    throw new HpsError('BAD_VECTOR', `${where}: vectors must be a Float32Array of keys x dim (${keys.length} x ${setup.dim}), got ${vectors === null ? 'null' : typeof vectors}`);
-  }
-  if (vectors.length !== keys.length * setup.dim) {
-    throw new HpsError('BAD_VECTOR', `${where}: model ${setup.model} table ${setup.table}: vectors hold ${vectors.length} floats, expected ${keys.length} keys x dim ${setup.dim} = ${keys.length * setup.dim}`);
   }
 }
