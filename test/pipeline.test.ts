@@ -6,6 +6,7 @@ import { PipelineFixture, hitsSince, nextTurn } from './helpers/pipeline-fixture
 import { randomVectors, tempDir } from './helpers/lmdb-random.js';
 import { writeHugeCtr } from './helpers/import-files.js';
 import { expectError } from './helpers/expect-error.js';
+import { loadNative } from '../engine/native.js';
 
 // 4000 rows: warm-up puts ranks [0, 1000) in L2 (initialCacheRate 0.25) and the first rows L1 holds
 // (0.2 x 4000 = 800) in L1; ranks >= 1000 are only in L3.
@@ -44,7 +45,7 @@ test('keys only in L3, only in L2, in L1 and nowhere each come from their tier, 
       mixed[i] = i % 10 === 0 ? absent[i % 30] : fx.keys[pick];
     }
     assert.equal(await ps.lookup('m', 't', mixed), fx.expected(mixed));
-    assert.is(ps.stats()[0].l1Cache?.kind, 'wasm');
+    assert.is(ps.stats()[0].l1Cache?.kind, loadNative().ok ? 'cuda' : 'wasm', 'L1 is the GPU cache where a GPU is found');
   } finally {
     await ps.close();
   }

@@ -21,5 +21,5 @@ export default function serveRange(task: RangeTask): RangeResult {
   const tiers = (tables[task.table] ??= attachTable(setup.tables[task.table], stores));
   const keys = new BigInt64Array(task.keys, task.offset * 8, task.count);
   const out = new Float32Array(task.out, task.offset * tiers.dim * 4, task.count * tiers.dim);
-  return { counts: serveUnique(task.warm ? warmingTiers(tiers) : tiers, keys, out, deferred.add) };
+  return serveUnique(task.warm ? warmingTiers(tiers) : tiers, keys, out, deferred.add);
 }

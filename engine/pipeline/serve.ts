@@ -2,6 +2,15 @@ import type { TableTiers, WriteTier } from './tiers.js';
 import { emptyCounts, type TierCounts } from './counts.js';
 import { pickKeys, pickRows, placeRows, composePositions, fillRows } from './compact.js';
 
+/** What serving a set of distinct keys did: per-tier counts, and the positions found in no tier. */
+export interface Served {
+  counts: TierCounts;
+  /** Ascending positions (into the keys served) answered with the default vector. */
+  notFound: Uint32Array;
+}
+
+const NONE = new Uint32Array(0);
+
 /**
  * Runs the lookup pipeline of DESIGN.md over unique keys, writing row i of `out` for keys[i]: L1, then
  * L2 and L3 for what L1 missed, then the default vector; fetched rows go into L1 (synchronously when the
@@ -13,23 +22,20 @@ export function serveUnique(
   keys: BigInt64Array,
   out: Float32Array,
   defer: (work: () => void) => void,
-): TierCounts {
+): Served {
   const counts = emptyCounts();
   counts.unique = keys.length;
-  if (keys.length === 0) return counts;
+  if (keys.length === 0) return { counts, notFound: NONE };
   const epoch = Atomics.load(tiers.epoch, 0);
   const cacheFound = (tier: WriteTier, k: BigInt64Array, rows: Float32Array, notFound: Uint32Array) =>
     insertFound(tiers, epoch, tier, k, rows, notFound);
-  if (!tiers.l1) {
-    resolveBelowL1(tiers, keys, out, counts, cacheFound, defer);
-    return counts;
-  }
+  if (!tiers.l1) return { counts, notFound: resolveBelowL1(tiers, keys, out, counts, cacheFound, defer) };
 
-  let t = process.hrtime.bigint();
+  const t = process.hrtime.bigint();
   const missed = tiers.l1.lookup(keys, out);
   counts.l1Ns = Number(process.hrtime.bigint() - t);
   counts.l1Hits = keys.length - missed.length;
-  if (missed.length === 0) return counts;
+  if (missed.length === 0) return { counts, notFound: NONE };
 
   const hitRate = counts.l1Hits / keys.length;
   const l1 = tiers.l1;
@@ -43,16 +49,15 @@ export function serveUnique(
       const notFound = resolveBelowL1(tiers, missedKeys, rows, emptyCounts(), cacheFound, defer);
       cacheFound(l1, missedKeys, rows, notFound);
     });
-    return counts;
+    return { counts, notFound: missed };
   }
 
-  t = process.hrtime.bigint();
   const rows = new Float32Array(missed.length * tiers.dim);
   const notFound = resolveBelowL1(tiers, missedKeys, rows, counts, cacheFound, defer);
   placeRows(rows, missed, out, tiers.dim);
   if (hitRate < tiers.hitRateThreshold) cacheFound(l1, missedKeys, rows, notFound);
   else defer(() => cacheFound(l1, missedKeys, rows, notFound));
-  return counts;
+  return { counts, notFound: composePositions(missed, notFound) };
 }
 
 /**
@@ -125,7 +130,7 @@ function allPositions(n: number): Uint32Array {
 }
 
 /** Positions in [0, n) not in the ascending list `missing`. */
-function complement(missing: Uint32Array, n: number): Uint32Array {
+export function complement(missing: Uint32Array, n: number): Uint32Array {
   const found = new Uint32Array(n - missing.length);
   let m = 0;
   let f = 0;

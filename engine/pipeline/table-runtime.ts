@@ -2,9 +2,9 @@ import type { EmbeddingCache } from '../cache/types.js';
 import type { LookupPool } from '../pool/lookup-pool.js';
 import { TableStats } from '../stats/table-stats.js';
 import { addCounts, emptyCounts, type TierCounts } from './counts.js';
-import { pickKeys, placeRows } from './compact.js';
+import { fillRows, pickKeys, pickRows, placeRows } from './compact.js';
 import type { PipelineKernels, Combiner } from './kernels-wasm.js';
-import { serveUnique, warmingTiers } from './serve.js';
+import { complement, serveUnique, warmingTiers, type Served } from './serve.js';
 import { DeferredWork } from './deferred.js';
 import { tiersOf, type TableParts, type TableSetup } from './table-setup.js';
 import type { TableTiers } from './tiers.js';
@@ -35,7 +35,6 @@ export class TableRuntime {
   /** The same tiers without L1, for what a CUDA L1 missed. */
   private readonly lowerTiers: TableTiers;
   private readonly epoch: Int32Array;
-  private closed = false;
   /** Deferred cache insertions; dropped once the table is closed. */
   private readonly deferred = new DeferredWork();
 
@@ -61,11 +60,11 @@ export class TableRuntime {
     if (this.servesInline(unique.length)) {
       // Synchronous from here to the scatter: the distinct rows go straight into kernel memory.
       const rows = repeats ? this.o.kernels.stageRows(unique.length, keys.length, this.dim) : out;
-      counts = serveUnique(this.tiers, unique, rows, this.deferred.add);
+      counts = serveUnique(this.tiers, unique, rows, this.deferred.add).counts;
       if (repeats) this.o.kernels.scatterStaged(inverse, out);
     } else {
       const rows = repeats ? new Float32Array(unique.length * this.dim) : out;
-      counts = await this.serve(unique, rows, this.tiers);
+      counts = await this.serve(unique, rows, false);
       if (repeats) this.o.kernels.scatter(rows, inverse, this.dim, out);
     }
     this.stats.record(keys.length, counts, Number(process.hrtime.bigint() - t0));
@@ -82,11 +81,11 @@ export class TableRuntime {
     let counts: TierCounts;
     if (this.servesInline(unique.length)) {
       const rows = this.scratchRows(unique.length);
-      counts = serveUnique(this.tiers, unique, rows, this.deferred.add);
+      counts = serveUnique(this.tiers, unique, rows, this.deferred.add).counts;
       this.o.kernels.pool(rows, inverse, offsets, this.dim, combiner, weights, out);
     } else {
       const rows = new Float32Array(unique.length * this.dim);
-      counts = await this.serve(unique, rows, this.tiers);
+      counts = await this.serve(unique, rows, false);
       this.o.kernels.pool(rows, inverse, offsets, this.dim, combiner, weights, out);
     }
     this.stats.record(keys.length, counts, Number(process.hrtime.bigint() - t0));
@@ -109,7 +108,7 @@ export class TableRuntime {
   /** Brings `keys` into L1 and L2 now (insertion synchronous), so later lookups of them hit. */
   async prefetch(keys: BigInt64Array): Promise<void> {
     const { unique } = this.o.kernels.dedup(keys);
-    await this.serve(unique, new Float32Array(unique.length * this.dim), warmingTiers(this.tiers), true);
+    await this.serve(unique, new Float32Array(unique.length * this.dim), true);
   }
 
   /**
@@ -173,7 +172,6 @@ export class TableRuntime {
   }
 
   async close(): Promise<void> {
-    this.closed = true;
     this.deferred.close();
     await this.o.cudaL1?.close();
     await this.parts.l1?.close();
@@ -198,10 +196,14 @@ export class TableRuntime {
     }
   }
 
-  /** Serves distinct keys into `rows` through `tiers`, with the CUDA L1 first when there is one. */
-  private async serve(unique: BigInt64Array, rows: Float32Array, tiers: TableTiers, syncInsert = false): Promise<TierCounts> {
+  /**
+   * Serves distinct keys into `rows`, with the CUDA L1 first when there is one. `warm` (prefetch)
+   * caches every fetched row at once, in L1 and L2.
+   */
+  private async serve(unique: BigInt64Array, rows: Float32Array, warm: boolean): Promise<TierCounts> {
+    const tiers = warm ? warmingTiers(this.tiers) : this.tiers;
     const cuda = this.o.cudaL1;
-    if (!cuda) return this.serveLower(unique, rows, tiers, syncInsert);
+    if (!cuda) return (await this.serveLower(unique, rows, tiers, warm)).counts;
     const counts = emptyCounts();
     counts.unique = unique.length;
     const t = process.hrtime.bigint();
@@ -209,26 +211,44 @@ export class TableRuntime {
     counts.l1Ns = Number(process.hrtime.bigint() - t);
     counts.l1Hits = unique.length - missed.length;
     if (missed.length === 0) return counts;
+
+    // The WASM path's rules (serveUnique), with the GPU cache's asynchronous calls.
     const missedKeys = pickKeys(unique, missed);
-    const missedRows = new Float32Array(missed.length * this.dim);
     const epoch = Atomics.load(this.epoch, 0);
-    const lower = await this.serveLower(missedKeys, missedRows, { ...tiers, l1: null }, syncInsert);
-    lower.unique = 0;
-    addCounts(counts, lower);
-    placeRows(missedRows, missed, rows, this.dim);
-    const insert = async () => {
-      if ((epoch & 1) === 1) return;
-      await cuda.insert(missedKeys, missedRows);
-      if (Atomics.load(this.epoch, 0) !== epoch) await cuda.erase(missedKeys);
+    const deferred = counts.l1Hits / unique.length >= tiers.hitRateThreshold;
+    const lowerTiers = { ...tiers, l1: null };
+    const cacheFetched = async (fetched: Float32Array, notFound: Uint32Array) => {
+      if ((epoch & 1) === 1 || notFound.length === missedKeys.length) return;
+      const found = notFound.length === 0 ? null : complement(notFound, missedKeys.length);
+      const k = found ? pickKeys(missedKeys, found) : missedKeys;
+      await cuda.insert(k, found ? pickRows(fetched, found, this.dim) : fetched);
+      if (Atomics.load(this.epoch, 0) !== epoch) await cuda.erase(k);
     };
-    const hitRate = counts.l1Hits / unique.length;
-    if (syncInsert || hitRate < tiers.hitRateThreshold) await insert();
-    else if (!this.closed) insert().catch((err) => console.warn(`hps: a deferred GPU cache insertion failed: ${(err as Error).message}`));
+    const later = (work: () => Promise<void>) => this.deferred.add(() => {
+      work().catch((err) => console.warn(`hps: a deferred GPU cache insertion failed: ${(err as Error).message}`));
+    });
+    if (tiers.approximate && deferred) {
+      fillRows(rows, missed, this.dim, tiers.defaultValue);
+      counts.defaults = missed.length;
+      later(async () => {
+        const fetched = new Float32Array(missed.length * this.dim);
+        const { notFound } = await this.serveLower(missedKeys, fetched, lowerTiers, warm);
+        await cacheFetched(fetched, notFound);
+      });
+      return counts;
+    }
+    const fetched = new Float32Array(missed.length * this.dim);
+    const lower = await this.serveLower(missedKeys, fetched, lowerTiers, warm);
+    lower.counts.unique = 0;
+    addCounts(counts, lower.counts);
+    placeRows(fetched, missed, rows, this.dim);
+    if (deferred) later(() => cacheFetched(fetched, lower.notFound));
+    else await cacheFetched(fetched, lower.notFound);
     return counts;
   }
 
   /** The synchronous pipeline, inline for small requests, split across the workers for large ones. */
-  private async serveLower(unique: BigInt64Array, rows: Float32Array, tiers: TableTiers, warm: boolean): Promise<TierCounts> {
+  private async serveLower(unique: BigInt64Array, rows: Float32Array, tiers: TableTiers, warm: boolean): Promise<Served> {
     const pool = this.o.pool;
     if (pool === null || unique.length < this.o.splitMinKeys) return serveUnique(tiers, unique, rows, this.deferred.add);
     const keysShared = new SharedArrayBuffer(unique.byteLength);
@@ -246,7 +266,12 @@ export class TableRuntime {
     })));
     rows.set(new Float32Array(rowsShared));
     const counts = emptyCounts();
-    for (const r of results) addCounts(counts, r.counts);
-    return counts;
+    const notFound = new Uint32Array(results.reduce((n, r) => n + r.notFound.length, 0));
+    let at = 0;
+    results.forEach((r, i) => {
+      addCounts(counts, r.counts);
+      for (const p of r.notFound) notFound[at++] = p + i * step;
+    });
+    return { counts, notFound };
   }
 }

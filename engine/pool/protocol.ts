@@ -25,4 +25,6 @@ export interface RangeTask {
 
 export interface RangeResult {
   counts: TierCounts;
+  /** Positions in the range (from its offset) found in no tier. */
+  notFound: Uint32Array;
 }
