@@ -6,6 +6,7 @@ import { ParameterServer, type HpsOptions } from '../engine/index.js';
 import { randomInt64Keys, randomUint32Keys, randomVectors, row, tempDir } from './helpers/lmdb-random.js';
 import { writeHugeCtr } from './helpers/import-files.js';
 import { expectError } from './helpers/expect-error.js';
+import { loadNative } from '../engine/native.js';
 
 const dir = tempDir('server-api');
 test.after(() => dir.remove());
@@ -47,7 +48,7 @@ test('open imports the sparse file once; lookups match the files; absent keys ge
   const empty = await ps.lookup('m', 'empty', [1, 2]);
   assert.equal(Array.from(empty), new Array(6).fill(-1));
   const info = ps.info();
-  assert.equal(info.models[0].tables.map((t) => [t.name, t.index, t.rows, t.tiers]), [['t0', 0, 3000, ['l1:wasm', 'l2:host-arena', 'l3:lmdb']], ['empty', 1, 0, ['l2:host-arena', 'l3:lmdb']]]);
+  assert.equal(info.models[0].tables.map((t) => [t.name, t.index, t.rows, t.tiers]), [['t0', 0, 3000, [loadNative().ok ? 'l1:cuda' : 'l1:wasm', 'l2:host-arena', 'l3:lmdb']], ['empty', 1, 0, ['l2:host-arena', 'l3:lmdb']]]);
   await ps.close();
   await expectError(() => ps.lookup('m', 't0', [1]), 'CLOSED', /closed/);
 });
