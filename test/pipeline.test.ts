@@ -238,6 +238,23 @@ test('importing a table again replaces what its caches held', async () => {
   }
 });
 
+test('requests split across worker threads (repeats, absent keys, plain and SharedArrayBuffer outputs at an offset) match the reference', async () => {
+  const ps = await fx.open({}, { workerThreads: 2 }, 64);
+  try {
+    const keys = new BigInt64Array(3000);
+    const absent = fx.absent(50);
+    for (let i = 0; i < keys.length; i++) keys[i] = i % 17 === 0 ? absent[i % 50] : fx.keys[(i * 7) % 1500];
+    assert.equal(await ps.lookup('m', 't', keys), fx.expected(keys));
+    const shared = new Float32Array(new SharedArrayBuffer((keys.length + 3) * fx.dim * 4), 3 * fx.dim * 4, keys.length * fx.dim);
+    await ps.lookup('m', 't', keys, shared);
+    assert.equal(shared.slice(), fx.expected(keys));
+    const s = ps.stats()[0];
+    assert.is(s.l1.hits + s.l2.hits + s.l3.hits + s.defaults, s.uniqueKeys);
+  } finally {
+    await ps.close();
+  }
+});
+
 test('several models and tables are served by one server, each with its own tiers and stats', async () => {
   const ps = await fx.open({}, {
     models: [

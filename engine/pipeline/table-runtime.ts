@@ -1,11 +1,14 @@
 import type { EmbeddingCache } from '../cache/types.js';
 import type { LookupPool } from '../pool/lookup-pool.js';
+import { SharedBuffers } from '../pool/shared-buffers.js';
+import type { RangeResult } from '../pool/protocol.js';
 import { TableStats } from '../stats/table-stats.js';
 import { addCounts, emptyCounts, type TierCounts } from './counts.js';
 import { fillRows, pickKeys, pickRows, placeRows } from './compact.js';
 import type { PipelineKernels, Combiner } from './kernels-wasm.js';
 import { complement, serveUnique, warmingTiers, type Served } from './serve.js';
 import { DeferredWork } from './deferred.js';
+import { serveKeys } from './serve-keys.js';
 import { tiersOf, type TableParts, type TableSetup } from './table-setup.js';
 import type { TableTiers } from './tiers.js';
 
@@ -37,6 +40,8 @@ export class TableRuntime {
   private readonly epoch: Int32Array;
   /** Deferred cache insertions; dropped once the table is closed. */
   private readonly deferred = new DeferredWork();
+  /** Key and row buffers of requests split across the workers, reused. */
+  private readonly shared = new SharedBuffers();
 
   constructor(private readonly o: TableRuntimeOptions) {
     this.setup = o.setup;
@@ -54,18 +59,18 @@ export class TableRuntime {
   async lookup(keys: BigInt64Array, out: Float32Array): Promise<void> {
     this.deferred.drain();
     const t0 = process.hrtime.bigint();
-    const { unique, inverse } = this.o.kernels.dedup(keys);
-    const repeats = unique.length !== keys.length;
     let counts: TierCounts;
-    if (this.servesInline(unique.length)) {
-      // Synchronous from here to the scatter: the distinct rows go straight into kernel memory.
-      const rows = repeats ? this.o.kernels.stageRows(unique.length, keys.length, this.dim) : out;
-      counts = serveUnique(this.tiers, unique, rows, this.deferred.add).counts;
-      if (repeats) this.o.kernels.scatterStaged(inverse, out);
-    } else {
+    if (this.o.cudaL1) {
+      // The GPU cache is asked from this thread for the distinct keys; what it misses goes below.
+      const { unique, inverse } = this.o.kernels.dedup(keys);
+      const repeats = unique.length !== keys.length;
       const rows = repeats ? new Float32Array(unique.length * this.dim) : out;
       counts = await this.serve(unique, rows, false);
       if (repeats) this.o.kernels.scatter(rows, inverse, this.dim, out);
+    } else if (this.splits(keys.length)) {
+      counts = (await this.split(keys, out, false, false)).counts;
+    } else {
+      counts = serveKeys(this.tiers, this.o.kernels, keys, out, this.deferred.add).counts;
     }
     this.stats.record(keys.length, counts, Number(process.hrtime.bigint() - t0));
   }
@@ -78,22 +83,17 @@ export class TableRuntime {
     this.deferred.drain();
     const t0 = process.hrtime.bigint();
     const { unique, inverse } = this.o.kernels.dedup(keys);
-    let counts: TierCounts;
-    if (this.servesInline(unique.length)) {
-      const rows = this.scratchRows(unique.length);
-      counts = serveUnique(this.tiers, unique, rows, this.deferred.add).counts;
-      this.o.kernels.pool(rows, inverse, offsets, this.dim, combiner, weights, out);
-    } else {
-      const rows = new Float32Array(unique.length * this.dim);
-      counts = await this.serve(unique, rows, false);
-      this.o.kernels.pool(rows, inverse, offsets, this.dim, combiner, weights, out);
-    }
+    const inline = !this.o.cudaL1 && !this.splits(unique.length);
+    // Inline, nothing runs between the serve and the pooling, so one scratch buffer serves every request.
+    const rows = inline ? this.scratchRows(unique.length) : new Float32Array(unique.length * this.dim);
+    const counts = inline ? serveUnique(this.tiers, unique, rows, this.deferred.add).counts : await this.serve(unique, rows, false);
+    this.o.kernels.pool(rows, inverse, offsets, this.dim, combiner, weights, out);
     this.stats.record(keys.length, counts, Number(process.hrtime.bigint() - t0));
   }
 
-  /** Whether `uniqueKeys` distinct keys are served on this thread, synchronously. */
-  private servesInline(uniqueKeys: number): boolean {
-    return this.o.cudaL1 === null && (this.o.pool === null || uniqueKeys < this.o.splitMinKeys);
+  /** Whether a request of `keys` keys is split across the worker pool. */
+  private splits(keys: number): boolean {
+    return this.o.pool !== null && keys >= this.o.splitMinKeys;
   }
 
   /** This thread's reusable buffer for the distinct rows of an inline request (grown, never shrunk). */
@@ -247,24 +247,43 @@ export class TableRuntime {
     return counts;
   }
 
-  /** The synchronous pipeline, inline for small requests, split across the workers for large ones. */
+  /** The synchronous pipeline over distinct keys, inline for small requests, split across the workers for large ones. */
   private async serveLower(unique: BigInt64Array, rows: Float32Array, tiers: TableTiers, warm: boolean): Promise<Served> {
-    const pool = this.o.pool;
-    if (pool === null || unique.length < this.o.splitMinKeys) return serveUnique(tiers, unique, rows, this.deferred.add);
-    const keysShared = new SharedArrayBuffer(unique.byteLength);
-    new BigInt64Array(keysShared).set(unique);
-    const rowsShared = new SharedArrayBuffer(rows.byteLength);
-    const ranges = Math.min(pool.threads, Math.ceil(unique.length / (this.o.splitMinKeys / 2)));
-    const step = Math.ceil(unique.length / ranges);
-    const results = await Promise.all(Array.from({ length: ranges }, (_, r) => pool.run({
+    if (!this.splits(unique.length)) return serveUnique(tiers, unique, rows, this.deferred.add);
+    return this.split(unique, rows, true, warm);
+  }
+
+  /**
+   * Serves `keys` into `out` in one range per worker over shared buffers (the caller's own buffer when
+   * it is SharedArrayBuffer-backed). Each worker deduplicates its range unless the keys are `distinct`.
+   */
+  private async split(keys: BigInt64Array, out: Float32Array, distinct: boolean, warm: boolean): Promise<Served> {
+    const pool = this.o.pool!;
+    const keysShared = this.shared.take(keys.byteLength);
+    new BigInt64Array(keysShared, 0, keys.length).set(keys);
+    const direct = out.buffer instanceof SharedArrayBuffer;
+    const outShared = direct ? (out.buffer as SharedArrayBuffer) : this.shared.take(out.byteLength);
+    const ranges = Math.min(pool.threads, Math.ceil(keys.length / (this.o.splitMinKeys / 2)));
+    const step = Math.ceil(keys.length / ranges);
+    // Settled, not all: a buffer goes back only once no worker can still be writing into it.
+    const settled = await Promise.allSettled(Array.from({ length: ranges }, (_, r) => pool.run({
       table: this.o.poolIndex,
       keys: keysShared,
-      out: rowsShared,
+      out: outShared,
+      outByteOffset: direct ? out.byteOffset : 0,
       offset: r * step,
-      count: Math.min(step, unique.length - r * step),
+      count: Math.min(step, keys.length - r * step),
+      distinct,
       warm,
     })));
-    rows.set(new Float32Array(rowsShared));
+    this.shared.give(keysShared);
+    if (!direct) {
+      if (settled.every((s) => s.status === 'fulfilled')) out.set(new Float32Array(outShared, 0, out.length));
+      this.shared.give(outShared);
+    }
+    const failed = settled.find((s) => s.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+    const results = settled.map((s) => (s as PromiseFulfilledResult<RangeResult>).value);
     const counts = emptyCounts();
     const notFound = new Uint32Array(results.reduce((n, r) => n + r.notFound.length, 0));
     let at = 0;

@@ -10,15 +10,18 @@ export interface WorkerSetup {
   tables: TableSetup[];
 }
 
-/** Serve unique keys [offset, offset + count) of `keys` into the same rows of `out`. */
+/** Serve keys [offset, offset + count) of `keys` into the same rows of `out`. */
 export interface RangeTask {
   table: number;
-  /** BigInt64Array elements of the request's unique keys. */
+  /** BigInt64Array elements of the request's keys. */
   keys: SharedArrayBuffer;
-  /** Float32 rows, unique-keys x dim. */
+  /** Float32 rows, keys x dim, starting at `outByteOffset`. */
   out: SharedArrayBuffer;
+  outByteOffset: number;
   offset: number;
   count: number;
+  /** The keys are known distinct (no dedup needed). */
+  distinct: boolean;
   /** A prefetch: cache every fetched row at once (see warmingTiers). */
   warm: boolean;
 }
