@@ -254,36 +254,60 @@ export class TableRuntime {
   }
 
   /**
-   * Serves `keys` into `out` in one range per worker over shared buffers (the caller's own buffer when
-   * it is SharedArrayBuffer-backed). Each worker deduplicates its range unless the keys are `distinct`.
+   * Serves `keys` into `out` in ranges: the first on this thread, one per worker for the rest, over
+   * shared buffers (the caller's own buffer when it is SharedArrayBuffer-backed). Each range is
+   * deduplicated on its own unless the keys are `distinct`.
    */
   private async split(keys: BigInt64Array, out: Float32Array, distinct: boolean, warm: boolean): Promise<Served> {
     const pool = this.o.pool!;
+    await pool.enter();
+    try {
+      return await this.splitAdmitted(pool, keys, out, distinct, warm);
+    } finally {
+      pool.leave();
+    }
+  }
+
+  private async splitAdmitted(pool: LookupPool, keys: BigInt64Array, out: Float32Array, distinct: boolean, warm: boolean): Promise<Served> {
+    const dim = this.dim;
+    const ranges = Math.min(pool.threads + 1, Math.ceil(keys.length / (this.o.splitMinKeys / 2)));
+    const step = Math.ceil(keys.length / ranges);
     const keysShared = this.shared.take(keys.byteLength);
     new BigInt64Array(keysShared, 0, keys.length).set(keys);
     const direct = out.buffer instanceof SharedArrayBuffer;
     const outShared = direct ? (out.buffer as SharedArrayBuffer) : this.shared.take(out.byteLength);
-    const ranges = Math.min(pool.threads, Math.ceil(keys.length / (this.o.splitMinKeys / 2)));
-    const step = Math.ceil(keys.length / ranges);
-    // Settled, not all: a buffer goes back only once no worker can still be writing into it.
-    const settled = await Promise.allSettled(Array.from({ length: ranges }, (_, r) => pool.run({
+    // Posted first (a free permit posts at once), so the workers start while this thread serves range 0.
+    const running = Array.from({ length: ranges - 1 }, (_, i) => pool.run({
       table: this.o.poolIndex,
       keys: keysShared,
       out: outShared,
       outByteOffset: direct ? out.byteOffset : 0,
-      offset: r * step,
-      count: Math.min(step, keys.length - r * step),
+      offset: (i + 1) * step,
+      count: Math.min(step, keys.length - (i + 1) * step),
       distinct,
       warm,
-    })));
+    }));
+    let own: Served | null = null;
+    let ownError: unknown = null;
+    try {
+      const tiers = warm ? warmingTiers(this.tiers) : this.tiers;
+      const k = keys.subarray(0, step);
+      const o = out.subarray(0, step * dim);
+      own = distinct ? serveUnique(tiers, k, o, this.deferred.add) : serveKeys(tiers, this.o.kernels, k, o, this.deferred.add);
+    } catch (err) {
+      ownError = err;
+    }
+    // Settled, not all: a buffer goes back only once no worker can still be writing into it.
+    const settled = await Promise.allSettled(running);
     this.shared.give(keysShared);
+    const failed = settled.find((s) => s.status === 'rejected');
     if (!direct) {
-      if (settled.every((s) => s.status === 'fulfilled')) out.set(new Float32Array(outShared, 0, out.length));
+      if (!failed && !ownError) out.set(new Float32Array(outShared, step * dim * 4, out.length - step * dim), step * dim);
       this.shared.give(outShared);
     }
-    const failed = settled.find((s) => s.status === 'rejected');
+    if (ownError) throw ownError;
     if (failed) throw (failed as PromiseRejectedResult).reason;
-    const results = settled.map((s) => (s as PromiseFulfilledResult<RangeResult>).value);
+    const results = [own!, ...settled.map((s) => (s as PromiseFulfilledResult<RangeResult>).value)];
     const counts = emptyCounts();
     const notFound = new Uint32Array(results.reduce((n, r) => n + r.notFound.length, 0));
     let at = 0;

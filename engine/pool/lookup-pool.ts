@@ -29,6 +29,7 @@ export class LookupPool {
   readonly threads: number;
   private readonly piscina: Piscina;
   private readonly permits: Semaphore;
+  private readonly requests: Semaphore;
   private closed = false;
   private readonly onExit: ((threadId: number) => void) | null;
   /** Ids of threads started and not yet reported gone. */
@@ -38,6 +39,7 @@ export class LookupPool {
     this.threads = options.threads ?? availableParallelism();
     const inFlight = this.threads * (options.tasksPerThread ?? 2);
     this.permits = new Semaphore(inFlight);
+    this.requests = new Semaphore(this.threads + 1);
     this.piscina = new Piscina({
       filename: workerFile,
       // Threads start with the first large request, not at open, and then stay.
@@ -55,10 +57,27 @@ export class LookupPool {
     this.piscina.on('workerDestroy', () => this.reportExits());
   }
 
-  /** Runs one range task, waiting for a permit when the pool is saturated. */
+  /**
+   * Admits one split request, waiting while `threads + 1` are being served (the workers and the
+   * calling thread each serve one range of each). Requests beyond that wait here, before they take
+   * any buffer, so memory stays bounded however many are in flight. Call `leave()` once done.
+   */
+  enter(): Promise<void> {
+    if (this.closed) return Promise.reject(new HpsError('CLOSED', 'lookup pool: the pool is closed'));
+    return this.requests.tryAcquire() ? Promise.resolve() : this.requests.acquire();
+  }
+
+  leave(): void {
+    this.requests.release();
+  }
+
+  /**
+   * Runs one range task, waiting for a permit when the pool is saturated. With a permit free, the task
+   * is posted before this returns, so the caller can do its own share of the request meanwhile.
+   */
   async run(task: RangeTask): Promise<RangeResult> {
     if (this.closed) throw new HpsError('CLOSED', 'lookup pool: the pool is closed');
-    await this.permits.acquire();
+    if (!this.permits.tryAcquire()) await this.permits.acquire();
     try {
       return (await this.piscina.run(task)) as RangeResult;
     } catch (err) {
@@ -89,9 +108,9 @@ export class LookupPool {
     return this.piscina.threads;
   }
 
-  /** Callers waiting for a permit. */
+  /** Callers waiting for a permit (tasks) or for admission (split requests). */
   get waiting(): number {
-    return this.permits.waiting;
+    return this.permits.waiting + this.requests.waiting;
   }
 
   async close(): Promise<void> {

@@ -10,6 +10,13 @@ export class Semaphore {
     this.free = permits;
   }
 
+  /** Takes a permit if one is free now; call `release()` exactly once afterwards if it returned true. */
+  tryAcquire(): boolean {
+    if (this.free === 0) return false;
+    this.free--;
+    return true;
+  }
+
   /** Resolves once a permit is held; call `release()` exactly once afterwards. */
   acquire(): Promise<void> {
     if (this.free > 0) {
