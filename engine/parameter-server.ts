@@ -23,8 +23,9 @@ export interface OpenOptions {
   /** Where informational lines (which L1 cache was picked, and why) go. Default: stderr. */
   log?: (line: string) => void;
   /**
-   * Requests with at least this many distinct keys are split into ranges across the worker threads;
-   * smaller ones are served inline on the calling thread. Default 16,384 (see docs/pipeline.md).
+   * Requests of at least this many keys are split into ranges served by the calling thread and the
+   * worker threads; smaller ones are served inline on the calling thread. Default 16,384 (measured:
+   * docs/pipeline.md).
    */
   splitMinKeys?: number;
 }

@@ -21,7 +21,7 @@ export interface TableRuntimeOptions {
   /** The worker pool and this table's index in its setup, when a pool runs. */
   pool: LookupPool | null;
   poolIndex: number;
-  /** Requests with at least this many distinct keys are split across the pool's workers. */
+  /** Requests of at least this many keys are split between the calling thread and the pool's workers. */
   splitMinKeys: number;
 }
 
@@ -35,7 +35,7 @@ export class TableRuntime {
   readonly stats = new TableStats();
   private readonly parts: TableParts;
   private readonly tiers: TableTiers;
-  /** The same tiers without L1, for what a CUDA L1 missed. */
+  /** The same tiers without L1: what a cache refresh re-reads from. */
   private readonly lowerTiers: TableTiers;
   private readonly epoch: Int32Array;
   /** Deferred cache insertions; dropped once the table is closed. */
