@@ -123,6 +123,33 @@ test('cache_missed_embeddings puts L3 hits into L2; prefetch warms L1', async ()
   }
 });
 
+test('cache_missed_embeddings without L1 caches the exact rows in L2, even when the request buffers are reused before the deferred insertion runs', async () => {
+  const ps = await fx.open({}, {
+    volatileDb: { type: 'hash_map', numPartitions: 2, initialCacheRate: 0.25, cacheMissedEmbeddings: true },
+    models: [{
+      name: 'm', l1Enabled: false,
+      tables: ['t', 'u'].map((name) => ({ name, dim: fx.dim, defaultValue: fx.defaultValue, sparseFile: 'model/t' })),
+    }],
+  });
+  try {
+    const withRepeats = (from: number) => {
+      const distinct = fx.ranked(from, from + 40);
+      return BigInt64Array.from({ length: 100 }, (_, i) => distinct[(i * 7) % 40]);
+    };
+    const first = withRepeats(2600);
+    assert.equal(await ps.lookup('m', 't', first), fx.expected(first));
+    // Another table's request before the deferred insertion runs reuses the kernels' staging memory.
+    const second = withRepeats(2700);
+    assert.equal(await ps.lookup('m', 'u', second), fx.expected(second));
+    await nextTurn();
+    const before = ps.stats()[0];
+    assert.equal(await ps.lookup('m', 't', first), fx.expected(first));
+    assert.equal(hitsSince(ps, before), { l1: 0, l2: 40, l3: 0, defaults: 0 });
+  } finally {
+    await ps.close();
+  }
+});
+
 test('pooled lookups (sum, mean, sqrtn; with and without weights; empty rows) equal a float64 reference', async () => {
   const ps = await fx.open();
   try {

@@ -84,17 +84,23 @@ function resolveBelowL1(
 
   if (missing.length > 0 && tiers.l3) {
     const t = process.hrtime.bigint();
-    const l3Keys = pickKeys(keys, missing);
-    const l3Rows = new Float32Array(missing.length * tiers.dim);
+    // Everything missed L2 (or there is none): L3 reads straight into `out`, no compaction.
+    const all = missing.length === keys.length;
+    const l3Keys = all ? keys : pickKeys(keys, missing);
+    const l3Rows = all ? out : new Float32Array(missing.length * tiers.dim);
     const l3Missing = tiers.l3.lookup(l3Keys, l3Rows);
-    placeRows(l3Rows, missing, out, tiers.dim);
+    if (!all) placeRows(l3Rows, missing, out, tiers.dim);
     counts.l3Ns += Number(process.hrtime.bigint() - t);
     counts.l3Hits += missing.length - l3Missing.length;
     if (tiers.l2 && tiers.cacheMissedEmbeddings && l3Missing.length < missing.length) {
       const l2 = tiers.l2;
-      defer(() => cacheFound(l2, l3Keys, l3Rows, l3Missing));
+      // `keys` and `out` may be reused before the deferred insertion runs (shared request buffers, the
+      // caller's arrays): it gets its own copies.
+      const k = all ? l3Keys.slice() : l3Keys;
+      const rows = all ? l3Rows.slice() : l3Rows;
+      defer(() => cacheFound(l2, k, rows, l3Missing));
     }
-    missing = composePositions(missing, l3Missing);
+    missing = all ? l3Missing : composePositions(missing, l3Missing);
   }
 
   fillRows(out, missing, tiers.dim, tiers.defaultValue);
