@@ -6,9 +6,7 @@ export async function expectError(run: () => Promise<unknown>, code: string, pat
   try {
     await run();
   } catch (e) {
-    assert.instance(e, HpsError, String(e));
-    assert.is((e as HpsError).code, code, (e as Error).message);
-    assert.match((e as Error).message, pattern);
+    assertHpsError(e, code, pattern);
     return;
   }
   assert.unreachable(`expected HpsError ${code}`);
@@ -19,10 +17,14 @@ export function throwsHps(fn: () => unknown, code: string, pattern: RegExp): voi
   try {
     fn();
   } catch (e) {
-    assert.instance(e, HpsError, String(e));
-    assert.is((e as HpsError).code, code, (e as Error).message);
-    assert.match((e as Error).message, pattern);
+    assertHpsError(e, code, pattern);
     return;
   }
   assert.unreachable(`expected HpsError ${code}`);
+}
+
+function assertHpsError(e: unknown, code: string, pattern: RegExp): void {
+  assert.instance(e, HpsError, String(e));
+  assert.is((e as HpsError).code, code, (e as Error).message);
+  assert.match((e as Error).message, pattern);
 }
