@@ -18,7 +18,7 @@ export {
   type ImportReport,
   type ExportReport,
 } from './import/index.js';
-export type { PooledLookupOptions, TableStats } from './parameter-server.js';
+export type { LookupSpec, PooledLookupOptions, TableStats } from './parameter-server.js';
 export type { Combiner } from './pipeline/kernels-wasm.js';
 export type { EmbeddingCache, CacheStats } from './cache/types.js';
 export { WasmEmbeddingCache } from './cache/wasm-cache.js';

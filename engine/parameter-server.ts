@@ -30,6 +30,15 @@ export interface OpenOptions {
   splitMinKeys?: number;
 }
 
+/** One table's part of a `lookupMany` call. */
+export interface LookupSpec {
+  /** Table name, or index into the model's tables. */
+  table: string | number;
+  keys: KeyInput;
+  /** Output of keys.length x dim floats; a new Float32Array when omitted. */
+  out?: Float32Array;
+}
+
 export interface PooledLookupOptions {
   /** How the vectors of a row's keys combine: 'sum' (default), 'mean' or 'sqrtn'. */
   combiner?: Combiner;
@@ -164,15 +173,31 @@ export class ParameterServer {
   async lookup(model: string, table: string | number, keys: KeyInput, out?: Float32Array): Promise<Float32Array> {
     const entry = this.table(model, table);
     const normalized = normalizeKeys(keys, entry.config.keyType, 'keys');
-    const size = normalized.length * entry.dim;
-    if (out === undefined) out = new Float32Array(size);
-    else if (!(out instanceof Float32Array)) {
-      throw new HpsError('BAD_OUTPUT', `out: expected a Float32Array of ${normalized.length} keys x dim ${entry.dim} = ${size} floats, got ${describe(out)}`);
-    } else if (out.length !== size) {
-      throw new HpsError('BAD_OUTPUT', `out: holds ${out.length} floats, expected ${normalized.length} keys x dim ${entry.dim} = ${size} (model ${model} table ${entry.config.name})`);
+    const output = checkOutput(out, normalized.length, entry.dim, 'out', model, entry.config.name);
+    await entry.runtime.lookup(normalized, output);
+    return output;
+  }
+
+  /**
+   * Several tables of one model in one call: each spec's keys are looked up in its table (name or
+   * index), concurrently, into its `out` (or a new Float32Array). Every spec is validated before any
+   * lookup starts, so a bad one fails the whole call with nothing looked up. Resolves to the outputs in
+   * the specs' order.
+   */
+  async lookupMany(model: string, specs: readonly LookupSpec[]): Promise<Float32Array[]> {
+    if (!Array.isArray(specs)) {
+      throw new HpsError('BAD_KEY', `lookupMany: specs: expected an array of { table, keys, out? }, got ${describe(specs)}`);
     }
-    await entry.runtime.lookup(normalized, out);
-    return out;
+    const planned = specs.map((spec, i) => {
+      if (spec === null || typeof spec !== 'object') {
+        throw new HpsError('BAD_KEY', `lookupMany: specs[${i}]: expected { table, keys, out? }, got ${describe(spec)}`);
+      }
+      const entry = this.table(model, spec.table);
+      const keys = normalizeKeys(spec.keys, entry.config.keyType, `specs[${i}].keys`);
+      return { entry, keys, out: checkOutput(spec.out, keys.length, entry.dim, `specs[${i}].out`, model, entry.config.name) };
+    });
+    await Promise.all(planned.map(({ entry, keys, out }) => entry.runtime.lookup(keys, out)));
+    return planned.map((p) => p.out);
   }
 
   /**
@@ -469,6 +494,19 @@ async function prepareTable(store: LmdbStore, table: TableConfig, imports: Impor
   } else if (!store.readOnly) {
     store.ensureTable(table.name, table.dim, table.keyType);
   }
+}
+
+/** `out` when it is a Float32Array of exactly keys x dim floats, a new one when undefined. */
+function checkOutput(out: Float32Array | undefined, keys: number, dim: number, name: string, model: string, table: string): Float32Array {
+  const size = keys * dim;
+  if (out === undefined) return new Float32Array(size);
+  if (!(out instanceof Float32Array)) {
+    throw new HpsError('BAD_OUTPUT', `${name}: expected a Float32Array of ${keys} keys x dim ${dim} = ${size} floats, got ${describe(out)}`);
+  }
+  if (out.length !== size) {
+    throw new HpsError('BAD_OUTPUT', `${name}: holds ${out.length} floats, expected ${keys} keys x dim ${dim} = ${size} (model ${model} table ${table})`);
+  }
+  return out;
 }
 
 function describe(v: unknown): string {
