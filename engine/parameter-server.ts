@@ -257,7 +257,7 @@ export class ParameterServer {
   private syncTable(model: string, table: string | number, op: string): TableEntry {
     const entry = this.table(model, table);
     if (!entry.runtime.servesSync) {
-      throw new HpsError('BAD_CONFIG', `${op}: model ${model} table ${entry.config.name} has a CUDA L1 cache, whose calls are asynchronous; use the promise-returning lookup, or set l1_backend: "wasm" for this model`);
+      throw new HpsError('BAD_CONFIG', `${op}: model ${model} table ${entry.config.name} has a ${entry.built.parts.l1?.kind} L1 cache, whose calls are asynchronous; use the promise-returning lookup, or set l1_backend: "wasm" for this model`);
     }
     return entry;
   }

@@ -84,11 +84,9 @@ for (const workers of [0, 2]) {
       for (let round = 0; round < 40; round++) {
         const op = Math.floor(rand() * 6);
         const keys = pick(1 + Math.floor(rand() * 600));
-        if (process.env.DBG) console.log('round', round, 'op', op, keys.length);
         if (op <= 1) {
           const [a, b] = await Promise.all([wasm.lookup('m', 't', keys), fake.lookup('m', 't', keys)]);
           const want = expectedOf(ref, keys, wasmFx.defaultValue);
-          if (process.env.DBG) { const bad = (x: Float32Array) => { const r: number[] = []; for (let i = 0; i < keys.length; i++) if (x.subarray(i*DIM,(i+1)*DIM).some((v, d) => v !== want[i*DIM+d])) r.push(i); return r; }; console.log(round, keys.length, 'wasm bad', bad(a).slice(0,10), 'fake bad', bad(b).slice(0,10), bad(b).map(i=>[keys[i], b[i*DIM], a[i*DIM], want[i*DIM], wasmFx.reference.get(keys[i])?.[0]])); }
           assert.equal(b, a, `round ${round}: lookup`);
           assert.equal(a, want, `round ${round}: lookup vs reference`);
         } else if (op === 2) {

@@ -117,9 +117,9 @@ export class TableRuntime {
     this.stats.record(keys.length, counts, Number(process.hrtime.bigint() - t0));
   }
 
-  /** Whether lookups can run synchronously: not with a CUDA L1, whose calls are asynchronous. */
+  /** Whether lookups can run synchronously: not with an awaited L1 (the CUDA cache's calls are asynchronous). */
   get servesSync(): boolean {
-    return this.o.cudaL1 === null;
+    return this.syncL1;
   }
 
   /** Whether a request of `keys` keys is split across the worker pool. */

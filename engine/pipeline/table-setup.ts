@@ -2,7 +2,7 @@ import { WasmEmbeddingCache, type WasmCacheHandle } from '../cache/wasm-cache.js
 import { HostArena, type HostArenaHandle } from '../host/host-arena.js';
 import { LmdbStore } from '../lmdb/lmdb-store.js';
 import type { EmbeddingCache } from '../cache/types.js';
-import type { CacheTier, TableTiers } from './tiers.js';
+import type { CacheTier, ReadTier, TableTiers } from './tiers.js';
 
 /**
  * Everything a thread needs to serve one table: structured-cloneable, so it travels to lookup workers
@@ -37,17 +37,33 @@ export interface TableParts {
 /** The pipeline's view of a table's tiers, over tier objects this thread holds. */
 export function tiersOf(setup: TableSetup, parts: TableParts): TableTiers {
   const { l1, l2, store } = parts;
+  const epoch = new Int32Array(setup.epoch);
   return {
     dim: setup.dim,
     defaultValue: setup.defaultValue,
     l1: l1 ? cacheTier(l1) : null,
     l2,
     // A read-only store may lack the table (never imported): then the table has no L3.
-    l3: store && store.table(setup.table) ? { lookup: (keys, out) => store.get(setup.table, keys, out) } : null,
+    l3: store && store.table(setup.table) ? storeTier(store, setup.table, epoch) : null,
     hitRateThreshold: setup.hitRateThreshold,
     approximate: setup.approximate,
     cacheMissedEmbeddings: setup.cacheMissedEmbeddings,
-    epoch: new Int32Array(setup.epoch),
+    epoch,
+  };
+}
+
+/** L3 reads of one table, with a fresh LMDB snapshot after every write to the table (from any thread). */
+function storeTier(store: LmdbStore, table: string, epoch: Int32Array): ReadTier {
+  let seen = Atomics.load(epoch, 0);
+  return {
+    lookup: (keys, out) => {
+      const now = Atomics.load(epoch, 0);
+      if (now !== seen) {
+        store.renewReads();
+        seen = now;
+      }
+      return store.get(table, keys, out);
+    },
   };
 }
 
