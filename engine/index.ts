@@ -5,7 +5,8 @@ export { normalizeKeys, type KeyInput, type KeyType } from './keys.js';
 export { loadConfig, resolveConfig } from './config/index.js';
 export type { HpsOptions, ModelOptions, TableOptions } from './config/options.js';
 export type { ResolvedConfig, ModelConfig, TableConfig } from './config/types.js';
-export { LmdbStore, type LmdbStoreOptions, type TableMeta } from './lmdb/lmdb-store.js';
+export { LmdbStore, type LmdbStoreOptions } from './lmdb/lmdb-store.js';
+export type { TableMeta } from './lmdb/table-meta.js';
 export {
   importTable,
   exportHugeCtrFolder,

@@ -206,6 +206,35 @@ export class ParameterServer {
    * offsets[r]..offsets[r+1]-1 with `combiner` (weighted by `weights` when given). An empty row is zeros.
    */
   async lookupPooled(model: string, table: string | number, keys: KeyInput, offsets: Uint32Array | readonly number[], options: PooledLookupOptions = {}): Promise<Float32Array> {
+    const { entry, normalized, csr, out } = this.planPooled(model, table, keys, offsets, options);
+    await entry.runtime.lookupPooled(normalized, csr, options.combiner ?? 'sum', options.weights ?? null, out);
+    return out;
+  }
+
+  /**
+   * `lookup`, done before it returns: served on the calling thread, with no worker pool and no promise.
+   * Meant for small batches where an `await` does not fit (a TF.js layer's call()): the event loop is
+   * blocked for the whole lookup, and a large batch gets none of the pool's threads. A table with a CUDA
+   * L1 cache cannot be read synchronously (BAD_CONFIG: use `lookup`, or `l1_backend: "wasm"`).
+   */
+  lookupSync(model: string, table: string | number, keys: KeyInput, out?: Float32Array): Float32Array {
+    const entry = this.syncTable(model, table, 'lookupSync');
+    const normalized = normalizeKeys(keys, entry.config.keyType, 'keys');
+    const output = checkOutput(out, normalized.length, entry.dim, 'out', model, entry.config.name);
+    entry.runtime.lookupSync(normalized, output);
+    return output;
+  }
+
+  /** `lookupPooled`, done before it returns, with `lookupSync`'s limits. */
+  lookupPooledSync(model: string, table: string | number, keys: KeyInput, offsets: Uint32Array | readonly number[], options: PooledLookupOptions = {}): Float32Array {
+    this.syncTable(model, table, 'lookupPooledSync');
+    const { entry, normalized, csr, out } = this.planPooled(model, table, keys, offsets, options);
+    entry.runtime.lookupPooledSync(normalized, csr, options.combiner ?? 'sum', options.weights ?? null, out);
+    return out;
+  }
+
+  /** A pooled lookup's checked arguments. */
+  private planPooled(model: string, table: string | number, keys: KeyInput, offsets: Uint32Array | readonly number[], options: PooledLookupOptions) {
     const entry = this.table(model, table);
     const normalized = normalizeKeys(keys, entry.config.keyType, 'keys');
     const csr = checkOffsets(offsets, normalized.length);
@@ -214,8 +243,16 @@ export class ParameterServer {
     if (!(out instanceof Float32Array) || out.length !== size) {
       throw new HpsError('BAD_OUTPUT', `options.out: expected a Float32Array of ${csr.length - 1} rows x dim ${entry.dim} = ${size} floats, got ${describe(out)}${out instanceof Float32Array ? ` of ${out.length}` : ''}`);
     }
-    await entry.runtime.lookupPooled(normalized, csr, options.combiner ?? 'sum', options.weights ?? null, out);
-    return out;
+    return { entry, normalized, csr, out };
+  }
+
+  /** The table, when it can be read synchronously. */
+  private syncTable(model: string, table: string | number, op: string): TableEntry {
+    const entry = this.table(model, table);
+    if (!entry.runtime.servesSync) {
+      throw new HpsError('BAD_CONFIG', `${op}: model ${model} table ${entry.config.name} has a CUDA L1 cache, whose calls are asynchronous; use the promise-returning lookup, or set l1_backend: "wasm" for this model`);
+    }
+    return entry;
   }
 
   /** Warms L1 and L2 with `keys` (fetched from below now), so that lookups of them soon after hit. */

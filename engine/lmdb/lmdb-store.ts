@@ -6,22 +6,7 @@ import { normalizeKeys, type KeyType } from '../keys.js';
 import { KeyCodec, keyHalves } from './key-codec.js';
 import { StagedTable } from './staged-table.js';
 import { writeRows, type RowDatabase } from './write-rows.js';
-
-/** What the environment records about one table (in its `hps:meta` database). */
-export interface TableMeta {
-  name: string;
-  /** The named LMDB database holding the rows now; changes on every import (atomic swap). */
-  db: string;
-  dim: number;
-  keyType: KeyType;
-  /** Distinct keys stored. */
-  count: number;
-  /** Fingerprint of the files the table was imported from (sizes + mtimes), if any. */
-  fingerprint: string | null;
-  /** What it was imported from, for `info()`. */
-  source: string | null;
-  updatedAt: string;
-}
+import type { TableMeta } from './table-meta.js';
 
 export interface LmdbStoreOptions {
   /** Serving processes open read-only: every write is an HpsError READ_ONLY. */

@@ -91,6 +91,33 @@ export class TableRuntime {
     this.stats.record(keys.length, counts, Number(process.hrtime.bigint() - t0));
   }
 
+  /**
+   * lookup() finished before it returns, on the calling thread: no worker pool, no GPU (a CUDA L1's
+   * calls are asynchronous). For small batches where a promise does not fit, e.g. a TF.js layer's call().
+   */
+  lookupSync(keys: BigInt64Array, out: Float32Array): void {
+    this.deferred.drain();
+    const t0 = process.hrtime.bigint();
+    const { counts } = serveKeys(this.tiers, this.o.kernels, keys, out, this.deferred.add);
+    this.stats.record(keys.length, counts, Number(process.hrtime.bigint() - t0));
+  }
+
+  /** lookupPooled() on the calling thread, synchronously, with lookupSync's limits. */
+  lookupPooledSync(keys: BigInt64Array, offsets: Uint32Array, combiner: Combiner, weights: Float32Array | null, out: Float32Array): void {
+    this.deferred.drain();
+    const t0 = process.hrtime.bigint();
+    const { unique, inverse } = this.o.kernels.dedup(keys);
+    const rows = this.scratchRows(unique.length);
+    const { counts } = serveUnique(this.tiers, unique, rows, this.deferred.add);
+    this.o.kernels.pool(rows, inverse, offsets, this.dim, combiner, weights, out);
+    this.stats.record(keys.length, counts, Number(process.hrtime.bigint() - t0));
+  }
+
+  /** Whether lookups can run synchronously: not with a CUDA L1, whose calls are asynchronous. */
+  get servesSync(): boolean {
+    return this.o.cudaL1 === null;
+  }
+
   /** Whether a request of `keys` keys is split across the worker pool. */
   private splits(keys: number): boolean {
     return this.o.pool !== null && keys >= this.o.splitMinKeys;
