@@ -23,7 +23,7 @@ async function tornRun(arena: HostArena, mode: TornSetup['mode'], rowsPerReader:
   const hot = new BigInt64Array(new SharedArrayBuffer(256 * 8));
   hot.set(randomKeys(rand, 256));
   arena.insert(hot, new Float32Array(hot.length * arena.dim).fill(0.5));
-  const control = new Int32Array(new SharedArrayBuffer(4));
+  const control = new Int32Array(new SharedArrayBuffer(8));
   const base = { handle: arena.handle(), mode, hot, control, rowsTarget: rowsPerReader };
   const writer = run({ ...base, role: 'writer', seed: 1 });
   const readers = [run({ ...base, role: 'reader', seed: 2 }), run({ ...base, role: 'reader', seed: 3 })];

@@ -12,13 +12,14 @@ export interface TornSetup {
   role: 'writer' | 'reader';
   mode: 'rewrite' | 'grow' | 'evict' | 'rebuild';
   hot: BigInt64Array;
-  /** [0]: stop flag for the writer. */
+  /** [0]: stop flag for the writer; [1]: the writer's rounds so far (readers read until it did a few). */
   control: Int32Array;
   rowsTarget: number;
   seed: number;
 }
 
 const setup = workerData as TornSetup;
+const MIN_WRITER_ROUNDS = 6;
 const arena = HostArena.attach(setup.handle);
 const dim = arena.dim;
 const hot = setup.hot;
@@ -29,6 +30,7 @@ if (setup.role === 'writer') {
   let stamp = 0, added = 0;
   while (Atomics.load(setup.control, 0) === 0) {
     stamp++;
+    Atomics.store(setup.control, 1, stamp);
     rows.fill(stamp);
     arena.insert(hot, rows);
     if (setup.mode === 'grow' && added < 300000 || setup.mode === 'evict') {
@@ -53,7 +55,8 @@ if (setup.role === 'writer') {
   const last = new Float64Array(hot.length);
   let rowsRead = 0, torn = 0, backwards = 0, missing = 0;
   let firstTorn = '';
-  while (rowsRead < setup.rowsTarget) {
+  // Enough rows, and overlapping several writer rounds even when the machine gives the writer little time.
+  while (rowsRead < setup.rowsTarget || Atomics.load(setup.control, 1) < MIN_WRITER_ROUNDS) {
     const miss = arena.lookup(keys, out);
     missing += miss.length;
     let m = 0;
