@@ -90,8 +90,7 @@ static void *slurp(const char *path, size_t bytes) {
   void *p = NULL;
   if (posix_memalign(&p, 64, bytes)) { perror("posix_memalign"); exit(2); }
   FILE *f = fopen(path, "rb");
-  if (!f || fread(p, 1, bytes, f) != bytes) { fprintf(stderr, "cannot read %s
-", path); exit(2); }
+  if (!f || fread(p, 1, bytes, f) != bytes) { fprintf(stderr, "cannot read %s\n", path); exit(2); }
   fclose(f);
   return p;
 }
@@ -104,8 +103,7 @@ static uint64_t ns(void) {
 
 /* usage: gather-latency ROWS_FILE INDEX_FILE keys dim streamLength */
 int main(int argc, char **argv) {
-  if (argc != 6) { fprintf(stderr, "usage: gather-latency rows index keys dim streamLength
-"); return 2; }
+  if (argc != 6) { fprintf(stderr, "usage: gather-latency rows index keys dim streamLength\n"); return 2; }
   size_t keys = strtoull(argv[3], 0, 10), dim = strtoull(argv[4], 0, 10), len = strtoull(argv[5], 0, 10);
   size_t rowBytes = dim * sizeof(float);
   const char *rows = slurp(argv[1], keys * rowBytes);
@@ -113,13 +111,11 @@ int main(int argc, char **argv) {
   char *out = NULL;
   if (posix_memalign((void **)&out, 64, 65536 * rowBytes)) return 2;
   volatile uint32_t sink = 0;
-  printf("ready
-");
+  printf("ready\n");
   fflush(stdout);
   unsigned long long first, count, size;
   while (scanf("%llu %llu %llu", &first, &count, &size) == 3) {
-    if (size < 1 || size > 65536 || size > len) { fprintf(stderr, "bad size %llu
-", size); return 2; }
+    if (size < 1 || size > 65536 || size > len) { fprintf(stderr, "bad size %llu\n", size); return 2; }
     uint64_t starts = len - size + 1;
     for (unsigned long long i = first; i < first + count; i++) {
       const int32_t *ix = index + (i * 7919ull * size) % starts;
@@ -127,8 +123,7 @@ int main(int argc, char **argv) {
       for (size_t k = 0; k < size; k++) memcpy(out + k * rowBytes, rows + (size_t)ix[k] * rowBytes, rowBytes);
       uint64_t t1 = ns();
       sink += ((const uint32_t *)out)[i % (size * dim)];
-      printf("%llu%c", (unsigned long long)(t1 - t0), i + 1 == first + count ? '
-' : ' ');
+      printf("%llu%c", (unsigned long long)(t1 - t0), i + 1 == first + count ? '\n' : ' ');
     }
     fflush(stdout);
   }
