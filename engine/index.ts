@@ -24,3 +24,5 @@ export type { Combiner } from './pipeline/kernels-wasm.js';
 export type { EmbeddingCache, CacheStats } from './cache/types.js';
 export { WasmEmbeddingCache } from './cache/wasm-cache.js';
 export { HostArena, type HostArenaOptions } from './host/host-arena.js';
+export { createServer, HpsServer, type ServerAddresses } from '../server/server.js';
+export type { ServeOptions } from '../server/options.js';

@@ -20,6 +20,8 @@ export interface OpenOptions {
   progress?: boolean;
   /** Where the one-line "not yet supported" notice and other warnings go. Default console.warn. */
   warn?: (line: string) => void;
+  /** Unknown ps.json keys are errors (BAD_CONFIG) instead of warnings. Default false, as HPS ignored them. */
+  strict?: boolean;
   /** Where informational lines (which L1 cache was picked, and why) go. Default: stderr. */
   log?: (line: string) => void;
   /**
@@ -119,8 +121,9 @@ export class ParameterServer {
    * `sparseFile` (HugeCTR folder) is new or changed since the last open are imported into LMDB first.
    */
   static async open(config: string | HpsOptions | object, options: OpenOptions = {}): Promise<ParameterServer> {
-    const resolved = await loadConfig(config);
+    const resolved = await loadConfig(config, { strict: options.strict });
     const warn = once(options.warn ?? console.warn);
+    for (const line of resolved.warnings) warn(`hps: ${line}`);
     if (resolved.notYetSupported.length > 0) {
       warn(`hps: accepted but not yet supported (no effect yet): ${resolved.notYetSupported.join(', ')}`);
     }
