@@ -26,11 +26,17 @@ export function tensorKeys(ids: tf.Tensor, what: string): Int32Array {
   return keys;
 }
 
-/** A table's vector dimension, checking that the model and table exist. */
-export function tableDim(ps: ParameterServer, model: string, table: string | number): number {
+/**
+ * A table's vector dimension, checking that the model and table exist and, when the caller states the
+ * dimension it expects (HPS's `emb_vec_size`), that it is the table's.
+ */
+export function tableDim(ps: ParameterServer, model: string, table: string | number, expected?: number): number {
   const m = ps.info().models.find((x) => x.name === model);
   const t = m?.tables.find((x) => (typeof table === 'number' ? x.index === table : x.name === table));
   if (!m) throw new HpsError('UNKNOWN_MODEL', `model ${JSON.stringify(model)} is not loaded; known models: ${ps.info().models.map((x) => x.name).join(', ')}`);
   if (!t) throw new HpsError('UNKNOWN_TABLE', `model ${model} has no table ${JSON.stringify(table)}; known tables (index: name): ${m.tables.map((x) => `${x.index}: ${x.name}`).join(', ')}`);
+  if (expected !== undefined && expected !== t.dim) {
+    throw new HpsError('BAD_CONFIG', `dim: expected ${expected}, but model ${model} table ${t.name} has vectors of dim ${t.dim}`);
+  }
   return t.dim;
 }

@@ -9,6 +9,8 @@ export interface HpsLookupLayerArgs extends LayerArgs {
   model: string;
   /** Table name, or index into the model's tables. */
   table: string | number;
+  /** The vector dimension the model expects (HPS's `emb_vec_size`): checked against the table's. */
+  dim?: number;
 }
 
 /**
@@ -29,7 +31,7 @@ export class HpsLookupLayer extends tf.layers.Layer {
     this.ps = args.ps;
     this.model = args.model;
     this.table = args.table;
-    this.dim = tableDim(args.ps, args.model, args.table);
+    this.dim = tableDim(args.ps, args.model, args.table, args.dim);
   }
 
   computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {

@@ -11,6 +11,8 @@ export interface HpsSparseLookupLayerArgs extends LayerArgs {
   model: string;
   /** Table name, or index into the model's tables. */
   table: string | number;
+  /** The vector dimension the model expects (HPS's `emb_vec_size`): checked against the table's. */
+  dim?: number;
   /** How a row's vectors combine: 'mean' (default, as HPS's), 'sum' or 'sqrtn'. */
   combiner?: Combiner;
   /** In the padded form, the id that marks an empty slot. Default -1. */
@@ -55,7 +57,7 @@ export class HpsSparseLookupLayer extends tf.layers.Layer {
     this.table = args.table;
     this.combiner = combiner;
     this.paddingId = paddingId;
-    this.dim = tableDim(args.ps, args.model, args.table);
+    this.dim = tableDim(args.ps, args.model, args.table, args.dim);
   }
 
   computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
