@@ -12,7 +12,8 @@ import { PipelineKernels, type Combiner } from './pipeline/kernels-wasm.js';
 import { TableRuntime } from './pipeline/table-runtime.js';
 import { LookupPool } from './pool/lookup-pool.js';
 import type { TableStatsSnapshot } from './stats/table-stats.js';
-import type { CacheStats } from './cache/types.js';
+import type { CacheStats, EmbeddingCache, L1Spec } from './cache/types.js';
+import { WasmEmbeddingCache } from './cache/wasm-cache.js';
 import type { HostArenaStats } from './host/host-arena.js';
 
 export interface OpenOptions {
@@ -30,6 +31,12 @@ export interface OpenOptions {
    * docs/pipeline.md).
    */
   splitMinKeys?: number;
+  /**
+   * Builds each table's L1 cache in place of the config's choice (`l1_backend`): any EmbeddingCache
+   * (engine/cache/types.ts), whose promises the pipeline awaits. For caches of your own and for tests;
+   * called only for models with L1 enabled.
+   */
+  l1Cache?: (spec: L1Spec) => EmbeddingCache;
 }
 
 /** One table's part of a `lookupMany` call. */
@@ -54,7 +61,7 @@ export interface TableStats extends TableStatsSnapshot {
   model: string;
   table: string;
   /** The L1 cache's own counters, or null without L1. */
-  l1Cache: (CacheStats & { kind: 'wasm' | 'cuda' }) | null;
+  l1Cache: (CacheStats & { kind: string }) | null;
   /** The host arena's counters, or null without L2. */
   l2Arena: HostArenaStats | null;
 }
@@ -132,7 +139,7 @@ export class ParameterServer {
     let pool: LookupPool | null = null;
     try {
       for (const model of resolved.models) {
-        opened.push(await openModel(resolved, model, imports, options.progress, warn, once(options.log ?? ((line) => process.stderr.write(`${line}\n`)))));
+        opened.push(await openModel(resolved, model, imports, options, warn, once(options.log ?? ((line) => process.stderr.write(`${line}\n`)))));
       }
       const setups = opened.flatMap((m) => m.tables.map((t) => t.built.setup));
       if (resolved.workerThreads > 0 && setups.length > 0) {
@@ -142,7 +149,7 @@ export class ParameterServer {
           setup: { tables: setups },
           onWorkerExit: (threadId) => {
             for (const { l1, l2 } of parts) {
-              l1?.releaseThread(threadId);
+              if (l1 instanceof WasmEmbeddingCache) l1.releaseThread(threadId);
               l2?.releaseThread(threadId);
             }
           },
@@ -253,7 +260,7 @@ export class ParameterServer {
   private syncTable(model: string, table: string | number, op: string): TableEntry {
     const entry = this.table(model, table);
     if (!entry.runtime.servesSync) {
-      throw new HpsError('BAD_CONFIG', `${op}: model ${model} table ${entry.config.name} has a CUDA L1 cache, whose calls are asynchronous; use the promise-returning lookup, or set l1_backend: "wasm" for this model`);
+      throw new HpsError('BAD_CONFIG', `${op}: model ${model} table ${entry.config.name} has a ${entry.built.parts.l1?.kind} L1 cache, whose calls are asynchronous; use the promise-returning lookup, or set l1_backend: "wasm" for this model`);
     }
     return entry;
   }
@@ -289,8 +296,8 @@ export class ParameterServer {
   stats(): TableStats[] {
     this.checkOpen();
     return [...this.models.values()].flatMap((m) => m.tables.map((t) => {
-      const { parts, cudaL1 } = t.built;
-      const l1 = cudaL1 ?? parts.l1;
+      const { parts } = t.built;
+      const l1 = parts.l1;
       return {
         model: m.config.name,
         table: t.config.name,
@@ -342,8 +349,8 @@ export class ParameterServer {
     const { report } = await importTable(store, entry.config.name, source, { keyType: entry.config.keyType, progress: options.progress });
     // The table was replaced as a whole: empty its caches, then warm them again as at open.
     await entry.runtime.clearCaches();
-    const { parts, cudaL1 } = entry.built;
-    await warmUp(entry.config, store, null, parts.l2, cudaL1 ?? parts.l1, this.config.volatileDb.initialCacheRate);
+    const { parts } = entry.built;
+    await warmUp(entry.config, store, null, parts.l2, parts.l1, this.config.volatileDb.initialCacheRate);
     return report;
   }
 
@@ -439,9 +446,10 @@ interface OpenedModel {
 }
 
 async function openModel(
-  config: ResolvedConfig, model: ModelConfig, imports: ImportReport[], progress: boolean | undefined,
+  config: ResolvedConfig, model: ModelConfig, imports: ImportReport[], options: OpenOptions,
   warn: (line: string) => void, log: (line: string) => void,
 ): Promise<OpenedModel> {
+  const progress = options.progress;
   const { persistentDb } = config;
   const store = persistentDb.type === 'lmdb' ? LmdbStore.open(persistentDb.path, model.name, { readOnly: persistentDb.readOnly }) : null;
   const opened: OpenedModel = { config: model, store, tables: [] };
@@ -456,7 +464,7 @@ async function openModel(
       } else if (table.sparseFile) {
         warn(`hps: model ${model.name} table ${table.name}: sparse file ${table.sparseFile} is not loaded because persistent_db and volatile_db are both disabled; lookups return the default vector`);
       }
-      opened.tables.push({ config: table, index, built: await buildTable(config, model, table, store, sparse, warn, log) });
+      opened.tables.push({ config: table, index, built: await buildTable(config, model, table, store, sparse, warn, log, options.l1Cache) });
     }
     return opened;
   } catch (e) {
@@ -468,7 +476,7 @@ async function openModel(
 async function closeOpened(models: OpenedModel[]): Promise<void> {
   for (const m of models) {
     for (const t of m.tables) {
-      await (t.built.cudaL1 ?? t.built.parts.l1)?.close();
+      await t.built.parts.l1?.close();
       t.built.parts.l2?.close();
     }
     await m.store?.close();
@@ -487,8 +495,7 @@ function once(write: (line: string) => void): (line: string) => void {
 
 function tierNames(built: BuiltTable): string[] {
   const names: string[] = [];
-  if (built.cudaL1) names.push('l1:cuda');
-  if (built.parts.l1) names.push('l1:wasm');
+  if (built.parts.l1) names.push(`l1:${built.parts.l1.kind}`);
   if (built.parts.l2) names.push('l2:host-arena');
   if (built.parts.store) names.push('l3:lmdb');
   return names;
