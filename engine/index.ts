@@ -21,7 +21,7 @@ export {
 } from './import/index.js';
 export type { LookupSpec, PooledLookupOptions, TableStats } from './parameter-server.js';
 export type { Combiner } from './pipeline/kernels-wasm.js';
-export type { EmbeddingCache, CacheStats } from './cache/types.js';
+export type { EmbeddingCache, CacheStats, L1Spec } from './cache/types.js';
 export { WasmEmbeddingCache } from './cache/wasm-cache.js';
 export { HostArena, type HostArenaOptions } from './host/host-arena.js';
 export { createServer, HpsServer, type ServerAddresses } from '../server/server.js';

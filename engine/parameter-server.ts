@@ -13,7 +13,8 @@ import { TableRuntime } from './pipeline/table-runtime.js';
 import { LookupPool } from './pool/lookup-pool.js';
 import { ModelUsage } from './model-usage.js';
 import type { TableStatsSnapshot } from './stats/table-stats.js';
-import type { CacheStats } from './cache/types.js';
+import type { CacheStats, EmbeddingCache, L1Spec } from './cache/types.js';
+import { WasmEmbeddingCache } from './cache/wasm-cache.js';
 import type { HostArenaStats } from './host/host-arena.js';
 
 export interface OpenOptions {
@@ -21,6 +22,8 @@ export interface OpenOptions {
   progress?: boolean;
   /** Where the one-line "not yet supported" notice and other warnings go. Default console.warn. */
   warn?: (line: string) => void;
+  /** Unknown ps.json keys are errors (BAD_CONFIG) instead of warnings. Default false, as HPS ignored them. */
+  strict?: boolean;
   /** Where informational lines (which L1 cache was picked, and why) go. Default: stderr. */
   log?: (line: string) => void;
   /**
@@ -29,6 +32,12 @@ export interface OpenOptions {
    * docs/pipeline.md).
    */
   splitMinKeys?: number;
+  /**
+   * Builds each table's L1 cache in place of the config's choice (`l1_backend`): any EmbeddingCache
+   * (engine/cache/types.ts), whose promises the pipeline awaits. For caches of your own and for tests;
+   * called only for models with L1 enabled.
+   */
+  l1Cache?: (spec: L1Spec) => EmbeddingCache;
 }
 
 /** One table's part of a `lookupMany` call. */
@@ -53,7 +62,7 @@ export interface TableStats extends TableStatsSnapshot {
   model: string;
   table: string;
   /** The L1 cache's own counters, or null without L1. */
-  l1Cache: (CacheStats & { kind: 'wasm' | 'cuda' }) | null;
+  l1Cache: (CacheStats & { kind: string }) | null;
   /** The host arena's counters, or null without L2. */
   l2Arena: HostArenaStats | null;
 }
@@ -101,7 +110,7 @@ interface ModelEntry {
 
 /** What opening a model needs, kept for reloads. */
 interface OpenContext {
-  progress: boolean | undefined;
+  options: OpenOptions;
   warn: (line: string) => void;
   log: (line: string) => void;
   kernels: PipelineKernels;
@@ -138,13 +147,14 @@ export class ParameterServer {
    * `sparseFile` (HugeCTR folder) is new or changed since the last open are imported into LMDB first.
    */
   static async open(config: string | HpsOptions | object, options: OpenOptions = {}): Promise<ParameterServer> {
-    const resolved = await loadConfig(config);
+    const resolved = await loadConfig(config, { strict: options.strict });
     const warn = once(options.warn ?? console.warn);
+    for (const line of resolved.warnings) warn(`hps: ${line}`);
     if (resolved.notYetSupported.length > 0) {
       warn(`hps: accepted but not yet supported (no effect yet): ${resolved.notYetSupported.join(', ')}`);
     }
     const context: OpenContext = {
-      progress: options.progress,
+      options,
       warn,
       log: once(options.log ?? ((line) => process.stderr.write(`${line}\n`))),
       kernels: new PipelineKernels(),
@@ -245,7 +255,7 @@ export class ParameterServer {
   private syncTable(model: string, table: string | number, op: string): TableEntry {
     const entry = this.table(model, table);
     if (!entry.runtime.servesSync) {
-      throw new HpsError('BAD_CONFIG', `${op}: model ${model} table ${entry.config.name} has a CUDA L1 cache, whose calls are asynchronous; use the promise-returning lookup, or set l1_backend: "wasm" for this model`);
+      throw new HpsError('BAD_CONFIG', `${op}: model ${model} table ${entry.config.name} has a ${entry.built.parts.l1?.kind} L1 cache, whose calls are asynchronous; use the promise-returning lookup, or set l1_backend: "wasm" for this model`);
     }
     return entry;
   }
@@ -283,8 +293,8 @@ export class ParameterServer {
   stats(): TableStats[] {
     this.checkOpen();
     return [...this.models.values()].flatMap((m) => m.tables.map((t) => {
-      const { parts, cudaL1 } = t.built;
-      const l1 = cudaL1 ?? parts.l1;
+      const { parts } = t.built;
+      const l1 = parts.l1;
       return {
         model: m.config.name,
         table: t.config.name,
@@ -336,8 +346,8 @@ export class ParameterServer {
     const { report } = await importTable(store, entry.config.name, source, { keyType: entry.config.keyType, progress: options.progress });
     // The table was replaced as a whole: empty its caches, then warm them again as at open.
     await entry.runtime.clearCaches();
-    const { parts, cudaL1 } = entry.built;
-    await warmUp(entry.config, store, null, parts.l2, cudaL1 ?? parts.l1, this.config.volatileDb.initialCacheRate);
+    const { parts } = entry.built;
+    await warmUp(entry.config, store, null, parts.l2, parts.l1, this.config.volatileDb.initialCacheRate);
     return report;
   }
 
@@ -408,7 +418,7 @@ export class ParameterServer {
     let finish!: () => void;
     this.reloads.set(model, new Promise<void>((resolve) => { finish = resolve; }));
     try {
-      const resolved = await loadConfig(this.source);
+      const resolved = await loadConfig(this.source, { strict: this.context.options.strict });
       const config = resolved.models.find((m) => m.name === model);
       if (!config) {
         throw new HpsError('UNKNOWN_MODEL', `model ${JSON.stringify(model)} is not in ${resolved.sourceFile ?? 'the configuration'}; models there: ${resolved.models.map((m) => m.name).join(', ')}`);
@@ -481,9 +491,10 @@ interface OpenedModel {
 }
 
 async function openModel(
-  config: ResolvedConfig, model: ModelConfig, imports: ImportReport[], progress: boolean | undefined,
+  config: ResolvedConfig, model: ModelConfig, imports: ImportReport[], options: OpenOptions,
   warn: (line: string) => void, log: (line: string) => void,
 ): Promise<OpenedModel> {
+  const progress = options.progress;
   const { persistentDb } = config;
   const store = persistentDb.type === 'lmdb' ? LmdbStore.open(persistentDb.path, model.name, { readOnly: persistentDb.readOnly }) : null;
   const opened: OpenedModel = { config: model, store, tables: [] };
@@ -498,7 +509,7 @@ async function openModel(
       } else if (table.sparseFile) {
         warn(`hps: model ${model.name} table ${table.name}: sparse file ${table.sparseFile} is not loaded because persistent_db and volatile_db are both disabled; lookups return the default vector`);
       }
-      opened.tables.push({ config: table, index, built: await buildTable(config, model, table, store, sparse, warn, log) });
+      opened.tables.push({ config: table, index, built: await buildTable(config, model, table, store, sparse, warn, log, options.l1Cache) });
     }
     return opened;
   } catch (e) {
@@ -510,7 +521,7 @@ async function openModel(
 async function closeOpened(models: OpenedModel[]): Promise<void> {
   for (const m of models) {
     for (const t of m.tables) {
-      await (t.built.cudaL1 ?? t.built.parts.l1)?.close();
+      await t.built.parts.l1?.close();
       t.built.parts.l2?.close();
     }
     await m.store?.close();
@@ -519,7 +530,7 @@ async function closeOpened(models: OpenedModel[]): Promise<void> {
 
 /** Opens one model: its store (importing changed sparse files), its tables' tiers, its worker pool. */
 async function openEntry(config: ResolvedConfig, model: ModelConfig, imports: ImportReport[], context: OpenContext): Promise<ModelEntry> {
-  const opened = await openModel(config, model, imports, context.progress, context.warn, context.log);
+  const opened = await openModel(config, model, imports, context.options, context.warn, context.log);
   let pool: LookupPool | null = null;
   if (config.workerThreads > 0 && opened.tables.length > 0) {
     const parts = opened.tables.map((t) => t.built.parts);
@@ -528,7 +539,7 @@ async function openEntry(config: ResolvedConfig, model: ModelConfig, imports: Im
       setup: { tables: opened.tables.map((t) => t.built.setup) },
       onWorkerExit: (threadId) => {
         for (const { l1, l2 } of parts) {
-          l1?.releaseThread(threadId);
+          if (l1 instanceof WasmEmbeddingCache) l1.releaseThread(threadId);
           l2?.releaseThread(threadId);
         }
       },
@@ -576,8 +587,7 @@ function once(write: (line: string) => void): (line: string) => void {
 
 function tierNames(built: BuiltTable): string[] {
   const names: string[] = [];
-  if (built.cudaL1) names.push('l1:cuda');
-  if (built.parts.l1) names.push('l1:wasm');
+  if (built.parts.l1) names.push(`l1:${built.parts.l1.kind}`);
   if (built.parts.l2) names.push('l2:host-arena');
   if (built.parts.store) names.push('l3:lmdb');
   return names;

@@ -160,6 +160,15 @@ export class LmdbStore {
     return missing.subarray(0, nMissing);
   }
 
+  /**
+   * Makes this thread's next read take a fresh snapshot. lmdb-js renews a thread's read snapshot only
+   * on a timer, so a worker serving requests back to back could otherwise read rows a write on another
+   * thread has already replaced.
+   */
+  renewReads(): void {
+    this.env.resetReadTxn();
+  }
+
   /** Inserts or replaces rows (`vectors` is keys.length x dim) in one transaction. */
   put(table: string, keys: BigInt64Array, vectors: Float32Array): void {
     const meta = this.requireTable(table);
