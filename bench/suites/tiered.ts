@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadEngine } from '../lib/engine.js';
-import { buildHostTable, batchKeys, checkBatch, STREAMS, type HostTable } from '../lib/host-table.js';
+import { buildHostTable, batchKeys, checkBatch, STREAMS } from '../lib/host-table.js';
 import { openLmdbPeer } from '../lib/lmdb-peer.js';
 import { samplesAsync, samplesSync } from '../lib/measure.js';
 import { SCALES } from '../lib/scales.js';
