@@ -1,6 +1,7 @@
 import { WasmEmbeddingCache, type WasmCacheHandle } from '../cache/wasm-cache.js';
 import { HostArena, type HostArenaHandle } from '../host/host-arena.js';
 import { LmdbStore } from '../lmdb/lmdb-store.js';
+import { keyOrder } from './key-order.js';
 import type { EmbeddingCache } from '../cache/types.js';
 import type { CacheTier, ReadTier, TableTiers } from './tiers.js';
 
@@ -52,7 +53,11 @@ export function tiersOf(setup: TableSetup, parts: TableParts): TableTiers {
   };
 }
 
-/** L3 reads of one table, with a fresh LMDB snapshot after every write to the table (from any thread). */
+/**
+ * L3 reads of one table, with a fresh LMDB snapshot after every write to the table (from any thread).
+ * A batch is read in key order (keyOrder); the rows still land at their positions and the missing
+ * positions come back ascending.
+ */
 function storeTier(store: LmdbStore, table: string, epoch: Int32Array): ReadTier {
   let seen = Atomics.load(epoch, 0);
   return {
@@ -62,7 +67,9 @@ function storeTier(store: LmdbStore, table: string, epoch: Int32Array): ReadTier
         store.renewReads();
         seen = now;
       }
-      return store.get(table, keys, out);
+      if (keys.length < 2) return store.get(table, keys, out);
+      const missing = store.get(table, keys, out, keyOrder(keys));
+      return missing.length > 1 ? missing.sort() : missing;
     },
   };
 }
