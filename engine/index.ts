@@ -23,3 +23,8 @@ export type { Combiner } from './pipeline/kernels-wasm.js';
 export type { EmbeddingCache, CacheStats } from './cache/types.js';
 export { WasmEmbeddingCache } from './cache/wasm-cache.js';
 export { HostArena, type HostArenaOptions } from './host/host-arena.js';
+export { UpdatePublisher } from './updates/publisher.js';
+export type { UpdateStats, AppliedListener } from './updates/consumer.js';
+export type { RedisTierStats } from './redis/redis-tier.js';
+export { encodeMessage, decodeMessage, streamKey } from './updates/message.js';
+export { tableTag, partitionHash } from './redis/layout.js';

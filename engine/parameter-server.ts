@@ -14,6 +14,11 @@ import { LookupPool } from './pool/lookup-pool.js';
 import type { TableStatsSnapshot } from './stats/table-stats.js';
 import type { CacheStats } from './cache/types.js';
 import type { HostArenaStats } from './host/host-arena.js';
+import type { Cluster } from 'ioredis';
+import { openRedisClients } from './redis/open.js';
+import type { RedisTierStats } from './redis/redis-tier.js';
+import { startUpdates } from './updates/attach.js';
+import type { UpdateConsumer, UpdateStats } from './updates/consumer.js';
 
 export interface OpenOptions {
   /** Progress bars for imports done at open; default: when stderr is a terminal. */
@@ -53,8 +58,10 @@ export interface TableStats extends TableStatsSnapshot {
   table: string;
   /** The L1 cache's own counters, or null without L1. */
   l1Cache: (CacheStats & { kind: 'wasm' | 'cuda' }) | null;
-  /** The host arena's counters, or null without L2. */
+  /** The host arena's counters (the near cache's, with Redis), or null without one. */
   l2Arena: HostArenaStats | null;
+  /** The Redis tier's counters (hits, misses, faults, keys that fell through, evictions), or null without it. */
+  l2Redis: RedisTierStats | null;
 }
 
 export interface TableInfo {
@@ -110,9 +117,13 @@ export class ParameterServer {
     private readonly models: Map<string, ModelEntry>,
     private readonly importsAtOpen: ImportReport[],
     private readonly pool: LookupPool | null,
+    private readonly redisClients: Cluster[],
   ) {
     this.startRefresh();
   }
+
+  /** The update source's reader (update_source redis_stream), once started by open. */
+  private updates: UpdateConsumer | null = null;
 
   /**
    * Opens a store from a ps.json path, a parsed ps.json object or typed options. Tables whose
@@ -127,9 +138,12 @@ export class ParameterServer {
     const opened: OpenedModel[] = [];
     const imports: ImportReport[] = [];
     let pool: LookupPool | null = null;
+    let redisClients: Cluster[] = [];
+    const log = once(options.log ?? ((line) => process.stderr.write(`${line}\n`)));
     try {
+      if (resolved.volatileDb.type === 'redis_cluster') redisClients = await openRedisClients(resolved);
       for (const model of resolved.models) {
-        opened.push(await openModel(resolved, model, imports, options.progress, warn, once(options.log ?? ((line) => process.stderr.write(`${line}\n`)))));
+        opened.push(await openModel(resolved, model, imports, options.progress, warn, log, redisClients));
       }
       const setups = opened.flatMap((m) => m.tables.map((t) => t.built.setup));
       if (resolved.workerThreads > 0 && setups.length > 0) {
@@ -147,6 +161,7 @@ export class ParameterServer {
       }
     } catch (e) {
       await closeOpened(opened);
+      for (const c of redisClients) c.disconnect();
       throw e;
     }
     const kernels = new PipelineKernels();
@@ -163,7 +178,27 @@ export class ParameterServer {
         runtime: new TableRuntime({ ...t.built, kernels, pool, poolIndex: poolIndex++, splitMinKeys }),
       })),
     }]));
-    return new ParameterServer(resolved, models, imports, pool);
+    const server = new ParameterServer(resolved, models, imports, pool, redisClients);
+    if (resolved.updateSource) {
+      try {
+        const tables = [...models.values()].flatMap((m) => m.tables.map((t) => ({ model: m.config.name, table: t.config, store: m.store, runtime: t.runtime })));
+        server.updates = await startUpdates(resolved, tables, log);
+      } catch (e) {
+        await server.close();
+        throw e;
+      }
+    }
+    return server;
+  }
+
+  /** The update source's counters (messages and rows applied, bad messages, last IDs), or null without one. */
+  updateStats(): UpdateStats | null {
+    return this.updates?.stats() ?? null;
+  }
+
+  /** The update source's reader, for listening to applied batches; null without an update_source. */
+  get updateSource(): UpdateConsumer | null {
+    return this.updates;
   }
 
   /**
@@ -257,6 +292,7 @@ export class ParameterServer {
         ...t.runtime.stats.snapshot(),
         l1Cache: l1 ? { kind: l1.kind, ...l1.stats() } : null,
         l2Arena: parts.l2 ? parts.l2.stats() : null,
+        l2Redis: t.built.redis ? t.built.redis.stats() : null,
       };
     }));
   }
@@ -345,11 +381,13 @@ export class ParameterServer {
     if (this.closed) return;
     this.closed = true;
     for (const t of this.timers) clearTimeout(t);
+    await this.updates?.close();
     await this.pool?.close();
     for (const m of this.models.values()) {
       for (const t of m.tables) await t.runtime.close();
       await m.store?.close();
     }
+    for (const c of this.redisClients) c.disconnect();
   }
 
   private modelEntry(model: string): ModelEntry {
@@ -378,11 +416,11 @@ export class ParameterServer {
   }
 
   private checkWritable(model: string, entry: TableEntry, op: string): void {
-    const { store, l2 } = entry.built.parts;
+    const { store, l2, remote } = entry.built.parts;
     if (store?.readOnly) {
       throw new HpsError('READ_ONLY', `${op}: model ${model} table ${entry.config.name}: persistent_db is read-only (read_only: true); open a writable store to change rows`);
     }
-    if (!store && !l2) {
+    if (!store && !l2 && !remote) {
       throw new HpsError('READ_ONLY', `${op}: model ${model} table ${entry.config.name} has neither a persistent nor a volatile tier to write to`);
     }
   }
@@ -400,7 +438,7 @@ interface OpenedModel {
 
 async function openModel(
   config: ResolvedConfig, model: ModelConfig, imports: ImportReport[], progress: boolean | undefined,
-  warn: (line: string) => void, log: (line: string) => void,
+  warn: (line: string) => void, log: (line: string) => void, redisClients: Cluster[],
 ): Promise<OpenedModel> {
   const { persistentDb } = config;
   const store = persistentDb.type === 'lmdb' ? LmdbStore.open(persistentDb.path, model.name, { readOnly: persistentDb.readOnly }) : null;
@@ -416,7 +454,7 @@ async function openModel(
       } else if (table.sparseFile) {
         warn(`hps: model ${model.name} table ${table.name}: sparse file ${table.sparseFile} is not loaded because persistent_db and volatile_db are both disabled; lookups return the default vector`);
       }
-      opened.tables.push({ config: table, index, built: await buildTable(config, model, table, store, sparse, warn, log) });
+      opened.tables.push({ config: table, index, built: await buildTable(config, model, table, store, sparse, warn, log, redisClients) });
     }
     return opened;
   } catch (e) {
@@ -449,7 +487,8 @@ function tierNames(built: BuiltTable): string[] {
   const names: string[] = [];
   if (built.cudaL1) names.push('l1:cuda');
   if (built.parts.l1) names.push('l1:wasm');
-  if (built.parts.l2) names.push('l2:host-arena');
+  if (built.parts.l2) names.push(built.redis ? 'l2:near-cache' : 'l2:host-arena');
+  if (built.redis) names.push('l2:redis-cluster');
   if (built.parts.store) names.push('l3:lmdb');
   return names;
 }

@@ -72,6 +72,7 @@ test('an HPS ps.json modelled on the HPS docs loads with its values, HPS default
     type: 'redis_cluster', numPartitions: 8, allocationRate: 268435456, overflowMargin: 10000000, overflowPolicy: 'evict_random',
     overflowResolutionTarget: 0.8, initialCacheRate: 1, cacheMissedEmbeddings: false, maxBatchSize: 65536,
     addresses: ['127.0.0.1:7003', '127.0.0.1:7004', '127.0.0.1:7005'], userName: 'default', password: null,
+    maxGetBatchSize: 65536, maxSetBatchSize: 65536, numNodeConnections: 5, tls: null, refreshTimeAfterFetch: false, nearCache: false,
   });
   assert.equal(c.persistentDb, { type: 'lmdb', path: join(fixtures, 'store'), readOnly: false, maxGetBatchSize: 65536, maxSetBatchSize: 65536 });
   assert.is(c.updateSource, null, 'kafka is accepted, not served');
@@ -81,8 +82,7 @@ test('an HPS ps.json modelled on the HPS docs loads with its values, HPS default
     'models[0].use_context_stream', 'update_source.failure_backoff_ms', 'update_source.max_commit_interval',
     'update_source.metadata_refresh_interval_ms', 'update_source.receive_buffer_size', 'update_source.type',
     'volatile_db.shared_memory_auto_remove', 'volatile_db.shared_memory_name', 'volatile_db.shared_memory_size',
-    'volatile_db.tls_ca_certificate', 'volatile_db.tls_client_certificate', 'volatile_db.tls_client_key',
-    'volatile_db.tls_server_name_identification', 'persistent_db.num_threads',
+    'persistent_db.num_threads',
   ].sort());
   assert.is(c.workerThreads, WORKERS);
 });
@@ -103,6 +103,7 @@ test('a minimal HPS ps.json gets every HPS default', async () => {
     type: 'parallel_hash_map', numPartitions: HPS.partitions, allocationRate: HPS.allocationRate, overflowMargin: HPS.overflowMargin,
     overflowPolicy: HPS.overflowPolicy, overflowResolutionTarget: HPS.overflowTarget, initialCacheRate: 1, cacheMissedEmbeddings: false,
     maxBatchSize: HPS.volatileBatch, addresses: ['127.0.0.1:7000'], userName: 'default', password: null,
+    maxGetBatchSize: HPS.volatileBatch, maxSetBatchSize: HPS.volatileBatch, numNodeConnections: 5, tls: null, refreshTimeAfterFetch: false, nearCache: false,
   });
   assert.is(c.persistentDb.type, 'disabled', 'HPS: no persistent_db block -> disabled');
   assert.is(c.persistentDb.path, join(tmpdir(), 'hps-lmdb'));
@@ -121,7 +122,7 @@ test('our extensions in a ps.json (lmdb, redis_stream, l1 policy/backend, shardi
     c.volatileDb.initialCacheRate, c.volatileDb.cacheMissedEmbeddings], [4, 16777216, 1000000, 0.5, 0.25, true]);
   assert.equal(c.persistentDb, { type: 'lmdb', path: '/var/lib/hps', readOnly: true, maxGetBatchSize: 4096, maxSetBatchSize: 1024 });
   assert.equal(c.updateSource, { type: 'redis_stream', addresses: ['redis-a:6380', 'redis-b:6379'], streamPrefix: 'emb_', group: 'ranker-serving', maxBatchSize: 1000, pollTimeoutMs: 100 });
-  assert.equal(c.notYetSupported, []);
+  assert.equal(c.notYetSupported, ['update_source.group'], 'every process reads every message: no consumer group');
 });
 
 test('a HugeCTR 3.1 ps.json without embedding_vecsize_per_table reads its tables from network_file, as HPS did', async () => {
@@ -216,7 +217,7 @@ function randomCase(r: () => number, base: string): { ps: Record<string, unknown
   const v = { partitions: int(1, 64), rate: int(1, 1 << 30), margin: int(1, 1e9), policy: (['evict_random', 'evict_least_used', 'evict_oldest'] as const)[int(0, 2)],
     target: frac(), initial: frac(), missed: maybe(), batch: int(1, 1e6), port: int(1, 65535), password: `pw${int(0, 1e6)}` };
   const p = { path: `data/${int(0, 1e6)}`, readOnly: maybe(), get: int(1, 1e6), set: int(1, 1e6) };
-  const u = { port: int(1, 65535), prefix: `s${int(0, 99)}_`, group: `g${int(0, 99)}`, batch: int(1, 1e5), poll: int(1, 1e4) };
+  const u = { port: int(1, 65535), prefix: `s${int(0, 99)}_`, batch: int(1, 1e5), poll: int(1, 1e4) };
   const workers = int(0, 16);
   const ps = {
     supportlonglong: keyType === 'int64', worker_threads: workers, models: psModels,
@@ -224,7 +225,7 @@ function randomCase(r: () => number, base: string): { ps: Record<string, unknown
       allocation_rate: v.rate, overflow_margin: v.margin, overflow_policy: v.policy, overflow_resolution_target: v.target,
       initial_cache_rate: v.initial, cache_missed_embeddings: v.missed, max_batch_size: v.batch },
     persistent_db: { type: 'lmdb', path: p.path, read_only: p.readOnly, max_get_batch_size: p.get, max_set_batch_size: p.set },
-    update_source: { type: 'redis_stream', brokers: `localhost:${u.port}`, stream_prefix: u.prefix, group: u.group, max_batch_size: u.batch, poll_timeout_ms: u.poll },
+    update_source: { type: 'redis_stream', brokers: `localhost:${u.port}`, stream_prefix: u.prefix, max_batch_size: u.batch, poll_timeout_ms: u.poll },
   };
   const options: HpsOptions = {
     keyType, workerThreads: workers, models: optModels,
@@ -232,15 +233,16 @@ function randomCase(r: () => number, base: string): { ps: Record<string, unknown
       allocationRate: v.rate, overflowMargin: v.margin, overflowPolicy: v.policy, overflowResolutionTarget: v.target,
       initialCacheRate: v.initial, cacheMissedEmbeddings: v.missed, maxBatchSize: v.batch },
     persistentDb: { path: p.path, readOnly: p.readOnly, maxGetBatchSize: p.get, maxSetBatchSize: p.set },
-    updateSource: { type: 'redis_stream', addresses: `localhost:${u.port}`, streamPrefix: u.prefix, group: u.group, maxBatchSize: u.batch, pollTimeoutMs: u.poll },
+    updateSource: { type: 'redis_stream', addresses: `localhost:${u.port}`, streamPrefix: u.prefix, maxBatchSize: u.batch, pollTimeoutMs: u.poll },
   };
   const expected: ResolvedConfig = {
     baseDir: base, sourceFile: null, keyType, models: expModels,
     volatileDb: { type: 'redis_cluster', numPartitions: v.partitions, allocationRate: v.rate, overflowMargin: v.margin, overflowPolicy: v.policy,
       overflowResolutionTarget: v.target, initialCacheRate: v.initial, cacheMissedEmbeddings: v.missed, maxBatchSize: v.batch,
-      addresses: [`10.0.0.1:${v.port}`, '10.0.0.2:6379'], userName: 'default', password: v.password },
+      addresses: [`10.0.0.1:${v.port}`, '10.0.0.2:6379'], userName: 'default', password: v.password,
+      maxGetBatchSize: v.batch, maxSetBatchSize: v.batch, numNodeConnections: 5, tls: null, refreshTimeAfterFetch: false, nearCache: false },
     persistentDb: { type: 'lmdb', path: join(base, p.path), readOnly: p.readOnly, maxGetBatchSize: p.get, maxSetBatchSize: p.set },
-    updateSource: { type: 'redis_stream', addresses: [`localhost:${u.port}`], streamPrefix: u.prefix, group: u.group, maxBatchSize: u.batch, pollTimeoutMs: u.poll },
+    updateSource: { type: 'redis_stream', addresses: [`localhost:${u.port}`], streamPrefix: u.prefix, group: 'hps', maxBatchSize: u.batch, pollTimeoutMs: u.poll },
     workerThreads: workers, notYetSupported: [],
   };
   return { ps, options, expected };

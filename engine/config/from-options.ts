@@ -26,7 +26,8 @@ export function resolveOptions(raw: unknown, baseDir: string, sourceFile: string
     persistentDb: convertPersistent(options.persistentDb, base),
     updateSource: convertUpdateSource(options.updateSource),
     workerThreads: options.workerThreads ?? D.workerThreadsDefault(),
-    notYetSupported: [],
+    // Every serving process reads every update message; a consumer group would split them.
+    notYetSupported: options.updateSource?.group !== undefined ? ['updateSource.group'] : [],
   };
 }
 
@@ -92,9 +93,20 @@ function convertVolatile(v: VolatileDbOptions): VolatileDbConfig {
     initialCacheRate: v.initialCacheRate ?? D.INITIAL_CACHE_RATE,
     cacheMissedEmbeddings: v.cacheMissedEmbeddings ?? D.CACHE_MISSED_EMBEDDINGS,
     maxBatchSize: v.maxBatchSize ?? D.VOLATILE_MAX_BATCH_SIZE,
+    maxGetBatchSize: v.maxGetBatchSize ?? v.maxBatchSize ?? D.VOLATILE_MAX_BATCH_SIZE,
+    maxSetBatchSize: v.maxSetBatchSize ?? v.maxBatchSize ?? D.VOLATILE_MAX_BATCH_SIZE,
     addresses: addressList(v.addresses, D.REDIS_ADDRESS),
     userName: v.userName === undefined ? D.REDIS_USER : v.userName,
     password: v.password === undefined || v.password === '' ? null : v.password,
+    numNodeConnections: v.numNodeConnections ?? D.REDIS_NODE_CONNECTIONS,
+    tls: v.tls == null ? null : {
+      caCertificate: v.tls.caCertificate ?? D.TLS_CA_CERTIFICATE,
+      clientCertificate: v.tls.clientCertificate ?? D.TLS_CLIENT_CERTIFICATE,
+      clientKey: v.tls.clientKey ?? D.TLS_CLIENT_KEY,
+      serverName: v.tls.serverName ?? D.TLS_SERVER_NAME,
+    },
+    refreshTimeAfterFetch: v.refreshTimeAfterFetch ?? D.REFRESH_TIME_AFTER_FETCH,
+    nearCache: v.nearCache ?? D.NEAR_CACHE,
   };
 }
 

@@ -50,6 +50,17 @@ const volatileDbSchema = z.strictObject({
   addresses: addresses().optional(),
   userName: str().nullable().optional(),
   password: str().nullable().optional(),
+  maxGetBatchSize: posInt().optional(),
+  maxSetBatchSize: posInt().optional(),
+  numNodeConnections: posInt().optional(),
+  tls: z.strictObject({
+    caCertificate: nonEmptyStr().optional(),
+    clientCertificate: nonEmptyStr().optional(),
+    clientKey: nonEmptyStr().optional(),
+    serverName: nonEmptyStr().optional(),
+  }, OBJECT).nullable().optional(),
+  refreshTimeAfterFetch: bool().optional(),
+  nearCache: bool().optional(),
 }, OBJECT);
 
 const persistentDbSchema = z.strictObject({

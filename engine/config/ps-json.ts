@@ -165,16 +165,22 @@ function convertVolatile(v: PsJson['volatile_db'], flag: Flag): VolatileDbConfig
   const type = v === undefined ? 'parallel_hash_map' : v.type === undefined ? 'disabled' : canonical(VOLATILE_TYPES, v.type);
   const given: NonNullable<typeof v> = v ?? {};
   flag('volatile_db.type', type === 'multi_process_hash_map');
-  for (const key of ['algorithm', 'shared_memory_size', 'shared_memory_name', 'shared_memory_auto_remove', 'num_node_connections',
-    'tls_ca_certificate', 'tls_client_certificate', 'tls_client_key', 'tls_server_name_identification'] as const) {
+  for (const key of ['algorithm', 'shared_memory_size', 'shared_memory_name', 'shared_memory_auto_remove'] as const) {
     flag(`volatile_db.${key}`, given[key] !== undefined);
   }
-  flag('volatile_db.enable_tls', given.enable_tls === true);
-  flag('volatile_db.refresh_time_after_fetch', given.refresh_time_after_fetch === true);
+  // The Redis keys act only on a redis_cluster tier.
+  const redis = type === 'redis_cluster';
+  for (const key of ['num_node_connections', 'tls_ca_certificate', 'tls_client_certificate', 'tls_client_key', 'tls_server_name_identification'] as const) {
+    flag(`volatile_db.${key}`, !redis && given[key] !== undefined);
+  }
+  flag('volatile_db.enable_tls', !redis && given.enable_tls === true);
+  flag('volatile_db.refresh_time_after_fetch', !redis && given.refresh_time_after_fetch === true);
+  flag('volatile_db.near_cache', !redis && given.near_cache === true);
   flag('volatile_db.initialize_after_startup', given.initialize_after_startup === false);
   flag('volatile_db.update_filters', given.update_filters !== undefined && !matchesAll(given.update_filters));
   // Before 2023 HPS split max_batch_size into max_get/max_set_batch_size: the smaller one bounds both here.
   const legacy = [given.max_get_batch_size, given.max_set_batch_size].filter((x): x is number => x !== undefined);
+  const maxBatchSize = given.max_batch_size ?? (legacy.length > 0 ? Math.min(...legacy) : D.VOLATILE_MAX_BATCH_SIZE);
   return {
     // The host arena serves the multi-process type inside one process (flagged above).
     type: type === 'multi_process_hash_map' ? 'parallel_hash_map' : type,
@@ -185,10 +191,21 @@ function convertVolatile(v: PsJson['volatile_db'], flag: Flag): VolatileDbConfig
     overflowResolutionTarget: given.overflow_resolution_target ?? D.OVERFLOW_RESOLUTION_TARGET,
     initialCacheRate: given.initial_cache_rate ?? D.INITIAL_CACHE_RATE,
     cacheMissedEmbeddings: given.cache_missed_embeddings ?? D.CACHE_MISSED_EMBEDDINGS,
-    maxBatchSize: given.max_batch_size ?? (legacy.length > 0 ? Math.min(...legacy) : D.VOLATILE_MAX_BATCH_SIZE),
+    maxBatchSize,
+    maxGetBatchSize: given.max_get_batch_size ?? maxBatchSize,
+    maxSetBatchSize: given.max_set_batch_size ?? maxBatchSize,
     addresses: parseAddresses(given.address ?? D.REDIS_ADDRESS, D.REDIS_PORT, 'volatile_db.address', []),
     userName: given.user_name ?? D.REDIS_USER,
     password: given.password === undefined || given.password === '' ? null : given.password,
+    numNodeConnections: given.num_node_connections ?? D.REDIS_NODE_CONNECTIONS,
+    tls: given.enable_tls === true ? {
+      caCertificate: given.tls_ca_certificate ?? D.TLS_CA_CERTIFICATE,
+      clientCertificate: given.tls_client_certificate ?? D.TLS_CLIENT_CERTIFICATE,
+      clientKey: given.tls_client_key ?? D.TLS_CLIENT_KEY,
+      serverName: given.tls_server_name_identification ?? D.TLS_SERVER_NAME,
+    } : null,
+    refreshTimeAfterFetch: given.refresh_time_after_fetch ?? D.REFRESH_TIME_AFTER_FETCH,
+    nearCache: given.near_cache ?? D.NEAR_CACHE,
   };
 }
 
@@ -213,7 +230,8 @@ function convertUpdateSource(u: PsJson['update_source'], flag: Flag): UpdateSour
   const given: NonNullable<typeof u> = u ?? {};
   const type = given.type === undefined ? 'null' : canonical(UPDATE_SOURCE_TYPES, given.type);
   flag('update_source.type', type === 'kafka_message_queue');
-  for (const key of ['metadata_refresh_interval_ms', 'receive_buffer_size', 'failure_backoff_ms', 'max_commit_interval'] as const) {
+  // Kafka consumer settings; and `group`: every serving process must read every message, which a consumer group would split.
+  for (const key of ['metadata_refresh_interval_ms', 'receive_buffer_size', 'failure_backoff_ms', 'max_commit_interval', 'group'] as const) {
     flag(`update_source.${key}`, given[key] !== undefined);
   }
   if (type !== 'redis_stream') return null;

@@ -83,10 +83,30 @@ export interface VolatileDbConfig {
   /** Insert L3 hits into L2 (`cache_missed_embeddings`). */
   cacheMissedEmbeddings: boolean;
   maxBatchSize: number;
+  /** Keys per Redis read (HMGET) and per write pipeline (`max_get_batch_size` / `max_set_batch_size`, else `max_batch_size`). */
+  maxGetBatchSize: number;
+  maxSetBatchSize: number;
   /** Redis cluster addresses (`address`, "host:port,host:port"), user and password. */
   addresses: string[];
   userName: string | null;
   password: string | null;
+  /** Cluster clients per process (`num_node_connections`); partitions are spread over them. */
+  numNodeConnections: number;
+  /** TLS to the Redis nodes (`enable_tls` and the `tls_*` files), or null for plain TCP. */
+  tls: RedisTlsConfig | null;
+  /** evict_oldest: a read also refreshes the entry's time (`refresh_time_after_fetch`). */
+  refreshTimeAfterFetch: boolean;
+  /** redis_cluster: keep a host arena in front of Redis as a near cache (extension `near_cache`). */
+  nearCache: boolean;
+}
+
+export interface RedisTlsConfig {
+  /** CA certificate file, or a folder of them (`tls_ca_certificate`). */
+  caCertificate: string;
+  clientCertificate: string;
+  clientKey: string;
+  /** Server name sent for SNI and checked against the certificate (`tls_server_name_identification`). */
+  serverName: string;
 }
 
 export interface PersistentDbConfig {

@@ -113,7 +113,7 @@ function resolveBelowL1(
  * overlapped the fetch that produced them (the epoch was odd or moved): then whatever was inserted is
  * taken out again.
  */
-function insertFound(
+export function insertFound(
   tiers: TableTiers, epoch: number, tier: WriteTier,
   keys: BigInt64Array, rows: Float32Array, notFound: Uint32Array,
 ): void {

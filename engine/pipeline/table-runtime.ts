@@ -1,4 +1,5 @@
 import type { EmbeddingCache } from '../cache/types.js';
+import type { StoreMark } from '../lmdb/lmdb-store.js';
 import type { LookupPool } from '../pool/lookup-pool.js';
 import { SharedBuffers } from '../pool/shared-buffers.js';
 import type { RangeResult } from '../pool/protocol.js';
@@ -8,6 +9,7 @@ import { fillRows, pickKeys, pickRows, placeRows } from './compact.js';
 import type { PipelineKernels, Combiner } from './kernels-wasm.js';
 import { complement, serveUnique, warmingTiers, type Served } from './serve.js';
 import { DeferredWork } from './deferred.js';
+import { serveUniqueRemote } from './serve-remote.js';
 import { serveKeys } from './serve-keys.js';
 import { tiersOf, type TableParts, type TableSetup } from './table-setup.js';
 import type { TableTiers } from './tiers.js';
@@ -67,6 +69,8 @@ export class TableRuntime {
       const rows = repeats ? new Float32Array(unique.length * this.dim) : out;
       counts = await this.serve(unique, rows, false);
       if (repeats) this.o.kernels.scatter(rows, inverse, this.dim, out);
+    } else if (this.parts.remote) {
+      counts = await this.serveWithRemote(keys, out);
     } else if (this.splits(keys.length)) {
       counts = (await this.split(keys, out, false, false)).counts;
     } else {
@@ -83,12 +87,25 @@ export class TableRuntime {
     this.deferred.drain();
     const t0 = process.hrtime.bigint();
     const { unique, inverse } = this.o.kernels.dedup(keys);
-    const inline = !this.o.cudaL1 && !this.splits(unique.length);
+    const inline = !this.o.cudaL1 && !this.parts.remote && !this.splits(unique.length);
     // Inline, nothing runs between the serve and the pooling, so one scratch buffer serves every request.
     const rows = inline ? this.scratchRows(unique.length) : new Float32Array(unique.length * this.dim);
     const counts = inline ? serveUnique(this.tiers, unique, rows, this.deferred.add).counts : await this.serve(unique, rows, false);
     this.o.kernels.pool(rows, inverse, offsets, this.dim, combiner, weights, out);
     this.stats.record(keys.length, counts, Number(process.hrtime.bigint() - t0));
+  }
+
+  /**
+   * A lookup with the Redis tier: dedup, the asynchronous pipeline (serveUniqueRemote) on this thread,
+   * scatter. Not split over the workers: they cannot reach Redis, and the round trip dominates anyway.
+   */
+  private async serveWithRemote(keys: BigInt64Array, out: Float32Array): Promise<TierCounts> {
+    const { unique, inverse } = this.o.kernels.dedup(keys);
+    const repeats = unique.length !== keys.length;
+    const rows = repeats ? new Float32Array(unique.length * this.dim) : out;
+    const { counts } = await serveUniqueRemote(this.tiers, this.parts.remote!, unique, rows, this.deferred.add);
+    if (repeats) this.o.kernels.scatter(rows, inverse, this.dim, out);
+    return counts;
   }
 
   /** Whether a request of `keys` keys is split across the worker pool. */
@@ -117,11 +134,13 @@ export class TableRuntime {
    * Validation happens before anything changes; if a tier fails after L3 committed, the keys are taken
    * out of the tiers above so that no stale row stays cached.
    */
-  async update(keys: BigInt64Array, vectors: Float32Array): Promise<void> {
+  async update(keys: BigInt64Array, vectors: Float32Array, mark: StoreMark | null = null): Promise<void> {
     const store = this.parts.store;
-    await this.write(keys, () => {
-      if (store) store.put(this.setup.table, keys, vectors);
+    await this.write(keys, async () => {
+      if (store && mark) store.putMarked(this.setup.table, keys, vectors, mark);
+      else if (store) store.put(this.setup.table, keys, vectors);
       this.parts.l2?.insert(keys, vectors);
+      await this.parts.remote?.insert(keys, vectors);
     }, async () => {
       if (this.parts.l1) this.parts.l1.updateSync(keys, vectors);
       if (this.o.cudaL1) await this.o.cudaL1.update(keys, vectors);
@@ -131,9 +150,10 @@ export class TableRuntime {
   /** Removes keys from every tier; later lookups of them return the default vector. */
   async erase(keys: BigInt64Array): Promise<void> {
     const store = this.parts.store;
-    await this.write(keys, () => {
+    await this.write(keys, async () => {
       if (store) store.erase(this.setup.table, keys);
       this.parts.l2?.erase(keys);
+      await this.parts.remote?.erase(keys);
     }, async () => {
       this.parts.l1?.eraseSync(keys);
       if (this.o.cudaL1) await this.o.cudaL1.erase(keys);
@@ -142,7 +162,10 @@ export class TableRuntime {
 
   /** Empties L1 and L2 (after the table was replaced below them), as one write. */
   async clearCaches(): Promise<void> {
-    await this.write(new BigInt64Array(0), () => this.parts.l2?.clear(), async () => {
+    await this.write(new BigInt64Array(0), async () => {
+      this.parts.l2?.clear();
+      await this.parts.remote?.clear();
+    }, async () => {
       this.parts.l1?.clearSync();
       await this.o.cudaL1?.clear();
     });
@@ -178,10 +201,10 @@ export class TableRuntime {
     this.parts.l2?.close();
   }
 
-  private async write(keys: BigInt64Array, lower: () => void, caches: () => Promise<void>): Promise<void> {
+  private async write(keys: BigInt64Array, lower: () => Promise<void>, caches: () => Promise<void>): Promise<void> {
     Atomics.add(this.epoch, 0, 1);
     try {
-      lower();
+      await lower();
       await caches();
     } catch (err) {
       // L3 is the truth: whatever happened above it, drop the keys from the caches so none is stale.
@@ -249,6 +272,7 @@ export class TableRuntime {
 
   /** The synchronous pipeline over distinct keys, inline for small requests, split across the workers for large ones. */
   private async serveLower(unique: BigInt64Array, rows: Float32Array, tiers: TableTiers, warm: boolean): Promise<Served> {
+    if (this.parts.remote) return serveUniqueRemote(tiers, this.parts.remote, unique, rows, this.deferred.add);
     if (!this.splits(unique.length)) return serveUnique(tiers, unique, rows, this.deferred.add);
     return this.split(unique, rows, true, warm);
   }
