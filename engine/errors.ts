@@ -16,7 +16,13 @@ export type HpsErrorCode =
   | 'WORKER_DIED'
   | 'NO_GPU'
   | 'CAPACITY'
-  | 'IO';
+  | 'IO'
+  // Raised by the network server (server/): a malformed request, a missing or wrong token, not ready yet.
+  | 'BAD_REQUEST'
+  | 'NOT_FOUND'
+  | 'UNAUTHORIZED'
+  | 'UNAVAILABLE'
+  | 'TIMEOUT';
 
 export class HpsError extends Error {
   readonly code: HpsErrorCode;

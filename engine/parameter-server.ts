@@ -12,7 +12,8 @@ import { PipelineKernels, type Combiner } from './pipeline/kernels-wasm.js';
 import { TableRuntime } from './pipeline/table-runtime.js';
 import { LookupPool } from './pool/lookup-pool.js';
 import type { TableStatsSnapshot } from './stats/table-stats.js';
-import type { CacheStats } from './cache/types.js';
+import type { CacheStats, EmbeddingCache, L1Spec } from './cache/types.js';
+import { WasmEmbeddingCache } from './cache/wasm-cache.js';
 import type { HostArenaStats } from './host/host-arena.js';
 import type { Cluster } from 'ioredis';
 import { openRedisClients } from './redis/open.js';
@@ -25,6 +26,8 @@ export interface OpenOptions {
   progress?: boolean;
   /** Where the one-line "not yet supported" notice and other warnings go. Default console.warn. */
   warn?: (line: string) => void;
+  /** Unknown ps.json keys are errors (BAD_CONFIG) instead of warnings. Default false, as HPS ignored them. */
+  strict?: boolean;
   /** Where informational lines (which L1 cache was picked, and why) go. Default: stderr. */
   log?: (line: string) => void;
   /**
@@ -33,6 +36,12 @@ export interface OpenOptions {
    * docs/pipeline.md).
    */
   splitMinKeys?: number;
+  /**
+   * Builds each table's L1 cache in place of the config's choice (`l1_backend`): any EmbeddingCache
+   * (engine/cache/types.ts), whose promises the pipeline awaits. For caches of your own and for tests;
+   * called only for models with L1 enabled.
+   */
+  l1Cache?: (spec: L1Spec) => EmbeddingCache;
 }
 
 /** One table's part of a `lookupMany` call. */
@@ -57,7 +66,7 @@ export interface TableStats extends TableStatsSnapshot {
   model: string;
   table: string;
   /** The L1 cache's own counters, or null without L1. */
-  l1Cache: (CacheStats & { kind: 'wasm' | 'cuda' }) | null;
+  l1Cache: (CacheStats & { kind: string }) | null;
   /** The host arena's counters (the near cache's, with Redis), or null without one. */
   l2Arena: HostArenaStats | null;
   /** The Redis tier's counters (hits, misses, faults, keys that fell through, evictions), or null without it. */
@@ -130,8 +139,9 @@ export class ParameterServer {
    * `sparseFile` (HugeCTR folder) is new or changed since the last open are imported into LMDB first.
    */
   static async open(config: string | HpsOptions | object, options: OpenOptions = {}): Promise<ParameterServer> {
-    const resolved = await loadConfig(config);
+    const resolved = await loadConfig(config, { strict: options.strict });
     const warn = once(options.warn ?? console.warn);
+    for (const line of resolved.warnings) warn(`hps: ${line}`);
     if (resolved.notYetSupported.length > 0) {
       warn(`hps: accepted but not yet supported (no effect yet): ${resolved.notYetSupported.join(', ')}`);
     }
@@ -143,7 +153,7 @@ export class ParameterServer {
     try {
       if (resolved.volatileDb.type === 'redis_cluster') redisClients = await openRedisClients(resolved);
       for (const model of resolved.models) {
-        opened.push(await openModel(resolved, model, imports, options.progress, warn, log, redisClients));
+        opened.push(await openModel(resolved, model, imports, options, warn, log, redisClients));
       }
       const setups = opened.flatMap((m) => m.tables.map((t) => t.built.setup));
       if (resolved.workerThreads > 0 && setups.length > 0) {
@@ -153,7 +163,7 @@ export class ParameterServer {
           setup: { tables: setups },
           onWorkerExit: (threadId) => {
             for (const { l1, l2 } of parts) {
-              l1?.releaseThread(threadId);
+              if (l1 instanceof WasmEmbeddingCache) l1.releaseThread(threadId);
               l2?.releaseThread(threadId);
             }
           },
@@ -241,6 +251,35 @@ export class ParameterServer {
    * offsets[r]..offsets[r+1]-1 with `combiner` (weighted by `weights` when given). An empty row is zeros.
    */
   async lookupPooled(model: string, table: string | number, keys: KeyInput, offsets: Uint32Array | readonly number[], options: PooledLookupOptions = {}): Promise<Float32Array> {
+    const { entry, normalized, csr, out } = this.planPooled(model, table, keys, offsets, options);
+    await entry.runtime.lookupPooled(normalized, csr, options.combiner ?? 'sum', options.weights ?? null, out);
+    return out;
+  }
+
+  /**
+   * `lookup`, done before it returns: served on the calling thread, with no worker pool and no promise.
+   * Meant for small batches where an `await` does not fit (a TF.js layer's call()): the event loop is
+   * blocked for the whole lookup, and a large batch gets none of the pool's threads. A table with a CUDA
+   * L1 cache cannot be read synchronously (BAD_CONFIG: use `lookup`, or `l1_backend: "wasm"`).
+   */
+  lookupSync(model: string, table: string | number, keys: KeyInput, out?: Float32Array): Float32Array {
+    const entry = this.syncTable(model, table, 'lookupSync');
+    const normalized = normalizeKeys(keys, entry.config.keyType, 'keys');
+    const output = checkOutput(out, normalized.length, entry.dim, 'out', model, entry.config.name);
+    entry.runtime.lookupSync(normalized, output);
+    return output;
+  }
+
+  /** `lookupPooled`, done before it returns, with `lookupSync`'s limits. */
+  lookupPooledSync(model: string, table: string | number, keys: KeyInput, offsets: Uint32Array | readonly number[], options: PooledLookupOptions = {}): Float32Array {
+    this.syncTable(model, table, 'lookupPooledSync');
+    const { entry, normalized, csr, out } = this.planPooled(model, table, keys, offsets, options);
+    entry.runtime.lookupPooledSync(normalized, csr, options.combiner ?? 'sum', options.weights ?? null, out);
+    return out;
+  }
+
+  /** A pooled lookup's checked arguments. */
+  private planPooled(model: string, table: string | number, keys: KeyInput, offsets: Uint32Array | readonly number[], options: PooledLookupOptions) {
     const entry = this.table(model, table);
     const normalized = normalizeKeys(keys, entry.config.keyType, 'keys');
     const csr = checkOffsets(offsets, normalized.length);
@@ -249,8 +288,16 @@ export class ParameterServer {
     if (!(out instanceof Float32Array) || out.length !== size) {
       throw new HpsError('BAD_OUTPUT', `options.out: expected a Float32Array of ${csr.length - 1} rows x dim ${entry.dim} = ${size} floats, got ${describe(out)}${out instanceof Float32Array ? ` of ${out.length}` : ''}`);
     }
-    await entry.runtime.lookupPooled(normalized, csr, options.combiner ?? 'sum', options.weights ?? null, out);
-    return out;
+    return { entry, normalized, csr, out };
+  }
+
+  /** The table, when it can be read synchronously. */
+  private syncTable(model: string, table: string | number, op: string): TableEntry {
+    const entry = this.table(model, table);
+    if (!entry.runtime.servesSync) {
+      throw new HpsError('BAD_CONFIG', `${op}: model ${model} table ${entry.config.name} has a ${entry.built.parts.l1?.kind} L1 cache, whose calls are asynchronous; use the promise-returning lookup, or set l1_backend: "wasm" for this model`);
+    }
+    return entry;
   }
 
   /** Warms L1 and L2 with `keys` (fetched from below now), so that lookups of them soon after hit. */
@@ -284,8 +331,8 @@ export class ParameterServer {
   stats(): TableStats[] {
     this.checkOpen();
     return [...this.models.values()].flatMap((m) => m.tables.map((t) => {
-      const { parts, cudaL1 } = t.built;
-      const l1 = cudaL1 ?? parts.l1;
+      const { parts } = t.built;
+      const l1 = parts.l1;
       return {
         model: m.config.name,
         table: t.config.name,
@@ -338,8 +385,8 @@ export class ParameterServer {
     const { report } = await importTable(store, entry.config.name, source, { keyType: entry.config.keyType, progress: options.progress });
     // The table was replaced as a whole: empty its caches, then warm them again as at open.
     await entry.runtime.clearCaches();
-    const { parts, cudaL1 } = entry.built;
-    await warmUp(entry.config, store, null, parts.l2, cudaL1 ?? parts.l1, this.config.volatileDb.initialCacheRate);
+    const { parts } = entry.built;
+    await warmUp(entry.config, store, null, parts.l2, parts.l1, this.config.volatileDb.initialCacheRate);
     return report;
   }
 
@@ -437,9 +484,10 @@ interface OpenedModel {
 }
 
 async function openModel(
-  config: ResolvedConfig, model: ModelConfig, imports: ImportReport[], progress: boolean | undefined,
+  config: ResolvedConfig, model: ModelConfig, imports: ImportReport[], options: OpenOptions,
   warn: (line: string) => void, log: (line: string) => void, redisClients: Cluster[],
 ): Promise<OpenedModel> {
+  const progress = options.progress;
   const { persistentDb } = config;
   const store = persistentDb.type === 'lmdb' ? LmdbStore.open(persistentDb.path, model.name, { readOnly: persistentDb.readOnly }) : null;
   const opened: OpenedModel = { config: model, store, tables: [] };
@@ -454,7 +502,7 @@ async function openModel(
       } else if (table.sparseFile) {
         warn(`hps: model ${model.name} table ${table.name}: sparse file ${table.sparseFile} is not loaded because persistent_db and volatile_db are both disabled; lookups return the default vector`);
       }
-      opened.tables.push({ config: table, index, built: await buildTable(config, model, table, store, sparse, warn, log, redisClients) });
+      opened.tables.push({ config: table, index, built: await buildTable(config, model, table, store, sparse, warn, log, options.l1Cache, redisClients) });
     }
     return opened;
   } catch (e) {
@@ -466,7 +514,7 @@ async function openModel(
 async function closeOpened(models: OpenedModel[]): Promise<void> {
   for (const m of models) {
     for (const t of m.tables) {
-      await (t.built.cudaL1 ?? t.built.parts.l1)?.close();
+      await t.built.parts.l1?.close();
       t.built.parts.l2?.close();
     }
     await m.store?.close();
@@ -485,8 +533,7 @@ function once(write: (line: string) => void): (line: string) => void {
 
 function tierNames(built: BuiltTable): string[] {
   const names: string[] = [];
-  if (built.cudaL1) names.push('l1:cuda');
-  if (built.parts.l1) names.push('l1:wasm');
+  if (built.parts.l1) names.push(`l1:${built.parts.l1.kind}`);
   if (built.parts.l2) names.push(built.redis ? 'l2:near-cache' : 'l2:host-arena');
   if (built.redis) names.push('l2:redis-cluster');
   if (built.parts.store) names.push('l3:lmdb');

@@ -1,5 +1,5 @@
 import { HpsError } from '../errors.js';
-import { KERNEL_RESERVED_BYTES, MAX_MEMORY_PAGES, WASM_PAGE_BYTES } from '../wasm.js';
+import { KERNEL_RESERVED_BYTES, MAX_MEMORY_PAGES, WASM_PAGE_BYTES } from '../wasm/memory.js';
 import type { CachePolicy } from '../config/types.js';
 
 /**

@@ -1,6 +1,7 @@
 import { threadId } from 'node:worker_threads';
 import { HpsError } from '../errors.js';
-import { instantiateKernels, WASM_PAGE_BYTES, type WasmKernels } from '../wasm.js';
+import { instantiateKernels, type WasmKernels } from '../wasm/loader.js';
+import { WASM_PAGE_BYTES } from '../wasm/memory.js';
 import type { CachePolicy } from '../config/types.js';
 import type { CacheStats, EmbeddingCache } from './types.js';
 import {

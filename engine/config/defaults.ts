@@ -54,7 +54,8 @@ export const REDIS_ADDRESS = '127.0.0.1:7000';
 export const REDIS_USER = 'default';
 /** volatile_db `num_node_connections` (struct: 5). */
 export const REDIS_NODE_CONNECTIONS = 5;
-/** volatile_db TLS files and SNI name (struct defaults). */
+/** volatile_db `enable_tls`, TLS files and SNI name (struct defaults). */
+export const ENABLE_TLS = false;
 export const TLS_CA_CERTIFICATE = 'cacertbundle.crt';
 export const TLS_CLIENT_CERTIFICATE = 'client_cert.pem';
 export const TLS_CLIENT_KEY = 'client_key.pem';

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { parseAddresses } from './addresses.js';
 import { checkLocalPath, checkModelName, checkUnique, isObject } from './checks.js';
+import { listedFields } from './coverage.js';
 import * as D from './defaults.js';
 import type { HpsOptions, ModelOptions, PersistentDbOptions, UpdateSourceOptions, VolatileDbOptions } from './options.js';
 import { optionsSchema } from './options-schema.js';
@@ -8,7 +9,10 @@ import { fromZod, throwProblems, type Problem } from './problems.js';
 import type { KeyType } from '../keys.js';
 import type { ModelConfig, PersistentDbConfig, ResolvedConfig, UpdateSourceConfig, VolatileDbConfig } from './types.js';
 
-/** Validates typed options and resolves them with the defaults HPS would have applied. */
+/**
+ * Validates typed options and resolves them with the defaults HPS would have applied. Unlike a ps.json,
+ * typed options are always strict: an unknown option is an error (TypeScript already rejects it).
+ */
 export function resolveOptions(raw: unknown, baseDir: string, sourceFile: string | null, source: string): ResolvedConfig {
   const parsed = optionsSchema.safeParse(raw, { reportInput: true });
   const problems = parsed.success ? [] : fromZod(parsed.error.issues, optionsSchema);
@@ -17,7 +21,7 @@ export function resolveOptions(raw: unknown, baseDir: string, sourceFile: string
   const options: HpsOptions = parsed.data;
   const base = resolve(baseDir, options.baseDir ?? '.');
   const keyType = options.keyType ?? (D.SUPPORT_LONG_LONG ? 'int64' : 'uint32');
-  return {
+  const resolved: ResolvedConfig = {
     baseDir: base,
     sourceFile,
     keyType,
@@ -26,9 +30,11 @@ export function resolveOptions(raw: unknown, baseDir: string, sourceFile: string
     persistentDb: convertPersistent(options.persistentDb, base),
     updateSource: convertUpdateSource(options.updateSource),
     workerThreads: options.workerThreads ?? D.workerThreadsDefault(),
-    // Every serving process reads every update message; a consumer group would split them.
-    notYetSupported: options.updateSource?.group !== undefined ? ['updateSource.group'] : [],
+    notYetSupported: [],
+    warnings: [],
   };
+  resolved.notYetSupported = listedFields(resolved, 'options').sort();
+  return resolved;
 }
 
 function crossCheck(raw: unknown, problems: Problem[]): void {
@@ -99,12 +105,11 @@ function convertVolatile(v: VolatileDbOptions): VolatileDbConfig {
     userName: v.userName === undefined ? D.REDIS_USER : v.userName,
     password: v.password === undefined || v.password === '' ? null : v.password,
     numNodeConnections: v.numNodeConnections ?? D.REDIS_NODE_CONNECTIONS,
-    tls: v.tls == null ? null : {
-      caCertificate: v.tls.caCertificate ?? D.TLS_CA_CERTIFICATE,
-      clientCertificate: v.tls.clientCertificate ?? D.TLS_CLIENT_CERTIFICATE,
-      clientKey: v.tls.clientKey ?? D.TLS_CLIENT_KEY,
-      serverName: v.tls.serverName ?? D.TLS_SERVER_NAME,
-    },
+    enableTls: v.enableTls ?? D.ENABLE_TLS,
+    tlsCaCertificate: v.tlsCaCertificate ?? D.TLS_CA_CERTIFICATE,
+    tlsClientCertificate: v.tlsClientCertificate ?? D.TLS_CLIENT_CERTIFICATE,
+    tlsClientKey: v.tlsClientKey ?? D.TLS_CLIENT_KEY,
+    tlsServerName: v.tlsServerName ?? D.TLS_SERVER_NAME,
     refreshTimeAfterFetch: v.refreshTimeAfterFetch ?? D.REFRESH_TIME_AFTER_FETCH,
     nearCache: v.nearCache ?? D.NEAR_CACHE,
   };

@@ -53,12 +53,11 @@ const volatileDbSchema = z.strictObject({
   maxGetBatchSize: posInt().optional(),
   maxSetBatchSize: posInt().optional(),
   numNodeConnections: posInt().optional(),
-  tls: z.strictObject({
-    caCertificate: nonEmptyStr().optional(),
-    clientCertificate: nonEmptyStr().optional(),
-    clientKey: nonEmptyStr().optional(),
-    serverName: nonEmptyStr().optional(),
-  }, OBJECT).nullable().optional(),
+  enableTls: bool().optional(),
+  tlsCaCertificate: nonEmptyStr().optional(),
+  tlsClientCertificate: nonEmptyStr().optional(),
+  tlsClientKey: nonEmptyStr().optional(),
+  tlsServerName: nonEmptyStr().optional(),
   refreshTimeAfterFetch: bool().optional(),
   nearCache: bool().optional(),
 }, OBJECT);

@@ -103,8 +103,16 @@ export interface VolatileDbOptions {
   maxSetBatchSize?: number;
   /** Cluster clients per process; partitions are spread over them (`num_node_connections`). Default 5. */
   numNodeConnections?: number;
-  /** TLS to the Redis nodes (`enable_tls` and `tls_*`); null or absent: plain TCP. */
-  tls?: { caCertificate?: string; clientCertificate?: string; clientKey?: string; serverName?: string } | null;
+  /** TLS to the Redis nodes (`enable_tls`). Default false. */
+  enableTls?: boolean;
+  /** CA certificate file or folder (`tls_ca_certificate`). Default `cacertbundle.crt`. */
+  tlsCaCertificate?: string;
+  /** Client certificate (`tls_client_certificate`). Default `client_cert.pem`. */
+  tlsClientCertificate?: string;
+  /** Client key (`tls_client_key`). Default `client_key.pem`. */
+  tlsClientKey?: string;
+  /** Server name sent and checked (`tls_server_name_identification`). Default `redis.localhost`. */
+  tlsServerName?: string;
   /** evict_oldest: reads refresh an entry's time too (`refresh_time_after_fetch`). Default false. */
   refreshTimeAfterFetch?: boolean;
   /**

@@ -18,8 +18,13 @@ export interface ResolvedConfig {
   updateSource: UpdateSourceConfig | null;
   /** Lookup worker threads (piscina pool size); 0 serves everything inline on the calling thread. */
   workerThreads: number;
-  /** Parameters accepted but not yet implemented, as `path.to.key` strings; reported once at open. */
+  /**
+   * Keys accepted that have no effect yet, as key paths of the input (`models[0].max_batch_size` for a
+   * ps.json, `models[0].maxBatchSize` for typed options); reported once at open. coverage.ts decides.
+   */
   notYetSupported: string[];
+  /** Warnings about the input, one line each (unknown ps.json keys, ignored as HPS ignored them). */
+  warnings: string[];
 }
 
 export interface TableConfig {
@@ -92,22 +97,18 @@ export interface VolatileDbConfig {
   password: string | null;
   /** Cluster clients per process (`num_node_connections`); partitions are spread over them. */
   numNodeConnections: number;
-  /** TLS to the Redis nodes (`enable_tls` and the `tls_*` files), or null for plain TCP. */
-  tls: RedisTlsConfig | null;
+  /** TLS to the Redis nodes (`enable_tls`), with the `tls_*` files and server name. */
+  enableTls: boolean;
+  tlsCaCertificate: string;
+  tlsClientCertificate: string;
+  tlsClientKey: string;
+  tlsServerName: string;
   /** evict_oldest: a read also refreshes the entry's time (`refresh_time_after_fetch`). */
   refreshTimeAfterFetch: boolean;
   /** redis_cluster: keep a host arena in front of Redis as a near cache (extension `near_cache`). */
   nearCache: boolean;
 }
 
-export interface RedisTlsConfig {
-  /** CA certificate file, or a folder of them (`tls_ca_certificate`). */
-  caCertificate: string;
-  clientCertificate: string;
-  clientKey: string;
-  /** Server name sent for SNI and checked against the certificate (`tls_server_name_identification`). */
-  serverName: string;
-}
 
 export interface PersistentDbConfig {
   /** `rocks_db` in an HPS config is served by LMDB; `disabled` turns L3 off. */

@@ -1,6 +1,7 @@
 import { HpsError } from '../errors.js';
-import { instantiateKernels, kernelModule, newKernelMemory } from '../wasm.js';
-import { HEADER_OFFSET, MAX_LOAD_Q16, POLICY_CODES, Stat, type HostKernels } from './kernels.js';
+import { instantiateKernels, kernelModule } from '../wasm/loader.js';
+import { newKernelMemory } from '../wasm/memory.js';
+import { HEADER_OFFSET, MAX_LOAD_Q16, POLICY_CODES, Stat, type HostKernels } from '../wasm/hostmap.js';
 import { expectedPerPartition, resolveArenaOptions, slabStepBytes, type HostArenaOptions, type ResolvedArenaOptions } from './options.js';
 import { PartitionView } from './partition.js';
 import { Router } from './router.js';

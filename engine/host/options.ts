@@ -1,7 +1,7 @@
 import { HpsError } from '../errors.js';
 import type { OverflowPolicy } from '../config/types.js';
 import { ALLOCATION_RATE, OVERFLOW_MARGIN, OVERFLOW_POLICY, OVERFLOW_RESOLUTION_TARGET } from '../config/defaults.js';
-import { recordBytes } from './kernels.js';
+import { recordBytes } from '../wasm/hostmap.js';
 
 /** Options of HostArena.create: VolatileDbConfig's fields for one table (HPS defaults when left out). */
 export interface HostArenaOptions {

@@ -6,22 +6,7 @@ import { normalizeKeys, type KeyType } from '../keys.js';
 import { KeyCodec, keyHalves } from './key-codec.js';
 import { StagedTable } from './staged-table.js';
 import { writeRows, type RowDatabase } from './write-rows.js';
-
-/** What the environment records about one table (in its `hps:meta` database). */
-export interface TableMeta {
-  name: string;
-  /** The named LMDB database holding the rows now; changes on every import (atomic swap). */
-  db: string;
-  dim: number;
-  keyType: KeyType;
-  /** Distinct keys stored. */
-  count: number;
-  /** Fingerprint of the files the table was imported from (sizes + mtimes), if any. */
-  fingerprint: string | null;
-  /** What it was imported from, for `info()`. */
-  source: string | null;
-  updatedAt: string;
-}
+import type { TableMeta } from './table-meta.js';
 
 /** A named string stored with rows in the same transaction (an update source's last applied stream ID). */
 export interface StoreMark {
@@ -180,6 +165,15 @@ export class LmdbStore {
       }
     }
     return missing.subarray(0, nMissing);
+  }
+
+  /**
+   * Makes this thread's next read take a fresh snapshot. lmdb-js renews a thread's read snapshot only
+   * on a timer, so a worker serving requests back to back could otherwise read rows a write on another
+   * thread has already replaced.
+   */
+  renewReads(): void {
+    this.env.resetReadTxn();
   }
 
   /** Inserts or replaces rows (`vectors` is keys.length x dim) in one transaction. */

@@ -1,5 +1,5 @@
 import type { KeyCodec } from './key-codec.js';
-import type { TableMeta } from './lmdb-store.js';
+import type { TableMeta } from './table-meta.js';
 import { writeRows, type AppendState, type RowDatabase } from './write-rows.js';
 
 /**

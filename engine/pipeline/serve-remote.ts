@@ -1,60 +1,27 @@
 import { composePositions, fillRows, pickKeys, pickRows, placeRows } from './compact.js';
-import { emptyCounts, type TierCounts } from './counts.js';
-import { complement, insertFound, type Served } from './serve.js';
+import type { TierCounts } from './counts.js';
+import { complement, insertFound, type BelowL1, type Defer } from './serve.js';
+import { driveSync } from './steps.js';
 import type { RemoteTier, TableTiers } from './tiers.js';
 
 /**
- * serveUnique's pipeline with an asynchronous tier below L1 (Redis): L1, then the host arena as a near
- * cache, then the remote tier, then L3, then the default vector. Rows found below L1 go into L1 by the
- * same hit-rate rule as serveUnique; remote and L3 hits go into the near cache; with
- * `cacheMissedEmbeddings`, L3 hits go into the remote tier too. Both remote hits and near-cache hits
- * count as L2 hits. Every insertion is guarded by the table's write epoch, as in serveUnique.
+ * What serveSteps does below L1 when the volatile tier is Redis: the host arena as a near cache (when
+ * there is one), then Redis (awaited), then L3, then the default vector. Redis and L3 hits go into the
+ * near cache; with `cacheMissedEmbeddings`, L3 hits go into Redis too, off the request path. Near-cache
+ * and Redis hits both count as L2 hits. Every insertion is guarded by the table's write epoch.
  */
-export async function serveUniqueRemote(
-  tiers: TableTiers, remote: RemoteTier, keys: BigInt64Array, out: Float32Array, defer: (work: () => void) => void,
-): Promise<Served> {
-  const counts = emptyCounts();
-  counts.unique = keys.length;
-  if (keys.length === 0) return { counts, notFound: new Uint32Array(0) };
-  const epoch = Atomics.load(tiers.epoch, 0);
-  if (!tiers.l1) return { counts, notFound: await fetchBelow(tiers, remote, keys, out, counts, epoch, defer) };
-
-  const t = process.hrtime.bigint();
-  const missed = tiers.l1.lookup(keys, out);
-  counts.l1Ns = Number(process.hrtime.bigint() - t);
-  counts.l1Hits = keys.length - missed.length;
-  if (missed.length === 0) return { counts, notFound: missed };
-  const l1 = tiers.l1;
-  const hitRate = counts.l1Hits / keys.length;
-  const missedKeys = pickKeys(keys, missed);
-  const rows = new Float32Array(missed.length * tiers.dim);
-  if (tiers.approximate && hitRate >= tiers.hitRateThreshold) {
-    // HPS's approximate mode: defaults now, fetch and cache the misses afterwards.
-    fillRows(out, missed, tiers.dim, tiers.defaultValue);
-    counts.defaults = missed.length;
-    defer(() => {
-      fetchBelow(tiers, remote, missedKeys, rows, emptyCounts(), epoch, defer)
-        .then((notFound) => insertFound(tiers, epoch, l1, missedKeys, rows, notFound))
-        .catch((err) => console.warn(`hps: a deferred fetch failed: ${(err as Error).message}`));
-    });
-    return { counts, notFound: missed };
-  }
-  const notFound = await fetchBelow(tiers, remote, missedKeys, rows, counts, epoch, defer);
-  placeRows(rows, missed, out, tiers.dim);
-  if (hitRate < tiers.hitRateThreshold) insertFound(tiers, epoch, l1, missedKeys, rows, notFound);
-  else defer(() => insertFound(tiers, epoch, l1, missedKeys, rows, notFound));
-  return { counts, notFound: composePositions(missed, notFound) };
+export function remoteBelow(tiers: TableTiers, remote: RemoteTier, defer: Defer): BelowL1 {
+  return (keys, out, counts) => fetchBelow(tiers, remote, keys, out, counts, defer);
 }
 
-/** Near cache, remote tier, L3, defaults for `keys` into `rows`; returns the positions found nowhere. */
 async function fetchBelow(
-  tiers: TableTiers, remote: RemoteTier, keys: BigInt64Array, rows: Float32Array,
-  counts: TierCounts, epoch: number, defer: (work: () => void) => void,
+  tiers: TableTiers, remote: RemoteTier, keys: BigInt64Array, rows: Float32Array, counts: TierCounts, defer: Defer,
 ): Promise<Uint32Array> {
   const dim = tiers.dim;
+  const epoch = Atomics.load(tiers.epoch, 0);
   const near = tiers.l2;
   let t = process.hrtime.bigint();
-  let pending = near ? near.lookup(keys, rows) : allPositions(keys.length);
+  const pending = near ? near.lookup(keys, rows) : allPositions(keys.length);
   counts.l2Hits += keys.length - pending.length;
   if (pending.length === 0) {
     counts.l2Ns += Number(process.hrtime.bigint() - t);
@@ -68,38 +35,35 @@ async function fetchBelow(
   counts.l2Hits += remoteKeys.length - remoteMissing.length;
 
   let missing = remoteMissing;
-  let l3Keys: BigInt64Array | null = null;
-  let l3Rows: Float32Array | null = null;
-  let l3Missing: Uint32Array | null = null;
+  let l3: { keys: BigInt64Array; rows: Float32Array; missing: Uint32Array } | null = null;
   if (remoteMissing.length > 0 && tiers.l3) {
     t = process.hrtime.bigint();
-    l3Keys = pickKeys(remoteKeys, remoteMissing);
-    l3Rows = new Float32Array(remoteMissing.length * dim);
-    l3Missing = tiers.l3.lookup(l3Keys, l3Rows);
+    const l3Keys = pickKeys(remoteKeys, remoteMissing);
+    const l3Rows = new Float32Array(remoteMissing.length * dim);
+    const l3Missing = tiers.l3.lookup(l3Keys, l3Rows);
     placeRows(l3Rows, remoteMissing, remoteRows, dim);
     counts.l3Ns += Number(process.hrtime.bigint() - t);
     counts.l3Hits += remoteMissing.length - l3Missing.length;
     missing = composePositions(remoteMissing, l3Missing);
+    l3 = { keys: l3Keys, rows: l3Rows, missing: l3Missing };
   }
-  if (!all) placeRows(remoteRows, pending, rows, dim);
   fillRows(remoteRows, missing, dim, tiers.defaultValue);
   counts.defaults += missing.length;
+  if (!all) placeRows(remoteRows, pending, rows, dim);
 
-  // Copies: the caller's buffers may be reused before deferred work runs.
-  if (near) {
-    const k = remoteKeys.slice();
-    const r = remoteRows.slice();
+  if (near && missing.length < remoteKeys.length) {
+    // Copies: the caller's buffers may be reused before the deferred insertion runs.
+    const k = all ? remoteKeys.slice() : remoteKeys;
+    const r = all ? remoteRows.slice() : remoteRows;
     const notFound = missing;
-    defer(() => insertFound(tiers, epoch, near, k, r, notFound));
+    defer(() => driveSync(insertFound(tiers, epoch, near, k, r, notFound)));
   }
-  if (l3Keys && l3Rows && l3Missing && tiers.cacheMissedEmbeddings && l3Missing.length < l3Keys.length) {
-    cacheRemote(tiers, epoch, remote, l3Keys, l3Rows, l3Missing);
-  }
+  if (l3 && tiers.cacheMissedEmbeddings && l3.missing.length < l3.keys.length) cacheInRemote(tiers, epoch, remote, l3.keys, l3.rows, l3.missing);
   return all ? missing : composePositions(pending, missing);
 }
 
-/** Inserts L3 hits into the remote tier off the request path, taken out again if a write overlapped. */
-function cacheRemote(tiers: TableTiers, epoch: number, remote: RemoteTier, keys: BigInt64Array, rows: Float32Array, notFound: Uint32Array): void {
+/** Inserts L3 hits into the remote tier off the request path; taken out again if a write overlapped. */
+function cacheInRemote(tiers: TableTiers, epoch: number, remote: RemoteTier, keys: BigInt64Array, rows: Float32Array, notFound: Uint32Array): void {
   if ((epoch & 1) === 1) return;
   const found = notFound.length === 0 ? null : complement(notFound, keys.length);
   const k = found ? pickKeys(keys, found) : keys;
@@ -114,4 +78,3 @@ function allPositions(n: number): Uint32Array {
   for (let i = 0; i < n; i++) a[i] = i;
   return a;
 }
-

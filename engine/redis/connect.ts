@@ -1,8 +1,16 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Cluster, Redis, type ClusterOptions } from 'ioredis';
-import type { RedisTlsConfig } from '../config/types.js';
 import { HpsError } from '../errors.js';
+
+export interface RedisTlsConfig {
+  /** CA certificate file, or a folder of them (`tls_ca_certificate`). */
+  caCertificate: string;
+  clientCertificate: string;
+  clientKey: string;
+  /** Server name sent for SNI and checked against the certificate (`tls_server_name_identification`). */
+  serverName: string;
+}
 
 /** How to reach a Redis deployment (HPS's `address`, `user_name`, `password` and TLS keys). */
 export interface RedisEndpoint {

@@ -21,7 +21,8 @@ export async function openRedisClients(config: ResolvedConfig): Promise<Cluster[
   try {
     for (let i = 0; i < count; i++) {
       clients.push(await connectCluster({
-        addresses: v.addresses, userName: v.userName, password: v.password, tls: v.tls, baseDir: config.baseDir,
+        addresses: v.addresses, userName: v.userName, password: v.password, baseDir: config.baseDir,
+        tls: v.enableTls ? { caCertificate: v.tlsCaCertificate, clientCertificate: v.tlsClientCertificate, clientKey: v.tlsClientKey, serverName: v.tlsServerName } : null,
         source: 'volatile_db.address',
       }));
     }

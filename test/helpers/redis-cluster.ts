@@ -21,6 +21,8 @@ export interface LocalCluster {
   node(address: string): Redis;
   /** Addresses of the nodes that are masters now (asked of a live node). */
   masters(): Promise<string[]>;
+  /** Empties every master (FLUSHALL). */
+  flushAll(): Promise<void>;
   /** SIGKILLs the node at `address`. */
   kill(address: string): void;
   /** Resolves once every live node reports cluster_state:ok and all 16384 slots are served. */
@@ -110,6 +112,14 @@ export async function startCluster(options: ClusterOptions = {}): Promise<LocalC
           const flags = (l.split(' ')[2] ?? '').split(',');
           return flags.includes('master') && !flags.some((f) => f.startsWith('fail'));
         }).map((l) => l.split(' ')[1].split('@')[0]);
+      },
+      async flushAll() {
+        for (const a of await cluster.masters()) {
+          const c = node(a);
+          await c.connect();
+          await c.flushall();
+          c.disconnect();
+        }
       },
       kill(address) {
         children.get(address)!.kill('SIGKILL');

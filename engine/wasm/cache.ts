@@ -1,7 +1,7 @@
 /**
  * Typed signatures of the L1 cache kernels exported by wasm/hps.wasm (wasm/cache.c). Every pointer is a
  * byte offset into the cache's shared memory; `header` is the cache header (see layout.ts). `owner` is
- * the writing thread's id + 1, held in the writer lock word. Used only by wasm-cache.ts.
+ * the writing thread's id + 1, held in the writer lock word. Used only by engine/cache/wasm-cache.ts.
  */
 export interface CacheKernels {
   /** Advances the cache clock; stores the new stamp (u64) at `stampOut`. One per API call. */

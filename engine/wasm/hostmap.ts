@@ -1,4 +1,4 @@
-import { KERNEL_RESERVED_BYTES } from '../wasm.js';
+import { KERNEL_RESERVED_BYTES } from './memory.js';
 
 /**
  * Typed signatures of the host-tier kernels exported by wasm/hps.wasm (wasm/hostmap.c, prefix `hm_`).
