@@ -68,7 +68,7 @@ export function* serveSteps(
   return { counts, notFound: composePositions(missed, notFound) };
 }
 
-function* fetchAndCache(tiers: TableTiers, epoch: number, l1: CacheTier, keys: BigInt64Array, below: BelowL1): Steps<void> {
+export function* fetchAndCache(tiers: TableTiers, epoch: number, l1: CacheTier, keys: BigInt64Array, below: BelowL1): Steps<void> {
   const rows = new Float32Array(keys.length * tiers.dim);
   const notFound = (yield below(keys, rows, emptyCounts())) as Uint32Array;
   yield* insertFound(tiers, epoch, l1, keys, rows, notFound);
