@@ -156,14 +156,25 @@ async function waitPing(client: Redis, address: string, child: ChildProcess): Pr
   }
 }
 
-/** Every live node says cluster_state:ok, every slot is assigned, and each master has a connected replica or none is expected. */
+/**
+ * Every live node says cluster_state:ok with all slots served, knows every live node, and all of them
+ * agree on which nodes are masters (right after creation or a failover, views converge over a moment).
+ */
 async function healthy(alive: string[], node: (a: string) => Redis): Promise<boolean> {
+  let masters: string | null = null;
   for (const a of alive) {
     const c = node(a);
     try {
       await c.connect();
       const info = (await c.call('CLUSTER', 'INFO')) as string;
       if (!info.includes('cluster_state:ok') || !info.includes('cluster_slots_ok:16384')) return false;
+      const nodes = ((await c.call('CLUSTER', 'NODES')) as string).split('\n').filter((l) => l.trim() !== '');
+      const live = nodes.filter((l) => !l.split(' ')[2].split(',').some((f) => f.startsWith('fail')));
+      if (live.length < alive.length) return false;
+      const view = live.filter((l) => l.split(' ')[2].split(',').includes('master') && l.split(' ').length > 8)
+        .map((l) => l.split(' ')[1].split('@')[0]).sort().join(',');
+      if (masters !== null && view !== masters) return false;
+      masters = view;
     } catch {
       return false;
     } finally {
