@@ -3,7 +3,7 @@ import { HostArena, type HostArenaHandle } from '../host/host-arena.js';
 import { LmdbStore } from '../lmdb/lmdb-store.js';
 import { keyOrder } from './key-order.js';
 import type { EmbeddingCache } from '../cache/types.js';
-import type { CacheTier, ReadTier, TableTiers } from './tiers.js';
+import type { CacheTier, ReadTier, RemoteTier, TableTiers } from './tiers.js';
 
 /**
  * Everything a thread needs to serve one table: structured-cloneable, so it travels to lookup workers
@@ -33,6 +33,8 @@ export interface TableParts {
   l1: EmbeddingCache | null;
   l2: HostArena | null;
   store: LmdbStore | null;
+  /** The Redis tier (calling thread only; `l2` is then its near cache), when volatile_db is a redis_cluster. */
+  remote?: RemoteTier | null;
 }
 
 /** The pipeline's view of a table's tiers, over tier objects this thread holds. */
