@@ -272,7 +272,9 @@ export class ParameterServer {
    * `lookup`, done before it returns: served on the calling thread, with no worker pool and no promise.
    * Meant for small batches where an `await` does not fit (a TF.js layer's call()): the event loop is
    * blocked for the whole lookup, and a large batch gets none of the pool's threads. A table with a CUDA
-   * L1 cache cannot be read synchronously (BAD_CONFIG: use `lookup`, or `l1_backend: "wasm"`).
+   * L1 cache cannot be read synchronously (BAD_CONFIG: use `lookup`, or `l1_backend: "wasm"`). A request
+   * of at most the WASM L1's scratch chunk (about 1 MiB of rows) takes the small-batch path
+   * (docs/pipeline.md): with BigInt64Array keys, an `out` and every key in L1 it allocates nothing.
    */
   lookupSync(model: string, table: string | number, keys: KeyInput, out?: Float32Array): Float32Array {
     const entry = this.syncTable(model, table, 'lookupSync');
