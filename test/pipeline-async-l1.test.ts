@@ -124,7 +124,7 @@ for (const workers of [0, 2]) {
       }
       const s = fake.stats()[0];
       assert.is(s.l1Cache?.kind, 'async-fake');
-      assert.ok(fakes[0].calls.query > 0 && s.l1.hits > 0 && fakes[0].calls.insert > 0, `the awaited L1 served: ${JSON.stringify(fakes[0].calls)}, ${s.l1.hits} L1 hits`);
+      assert.ok(fakes[0].calls.query > 0 && fakes[0].calls.pooled > 0 && s.l1.hits > 0 && fakes[0].calls.insert > 0, `the awaited L1 served: ${JSON.stringify(fakes[0].calls)}, ${s.l1.hits} L1 hits`);
       assert.is(s.l1.hits + s.l2.hits + s.l3.hits + s.defaults, s.uniqueKeys, 'every distinct key counted in one tier');
     } finally {
       await wasm.close();
