@@ -14,8 +14,8 @@ uint32_t pow2AtLeast(uint64_t v) {
 }
 
 // Copies the rows of hits from `src` (n x dim) to `dst`, skipping the ascending missing positions:
-// runs of hits between misses, each in one memcpy, the position range split over a few threads
-// (one thread moves about 10 GB/s; the bus brings rows faster).
+// runs of hits between misses, each in one memcpy, the position range split over several threads
+// (one thread moves about 10 GB/s; the bus brings rows at 55).
 void copyHits(float* dst, const float* src, uint32_t n, uint32_t dim, const std::vector<uint32_t>& missing) {
   auto copyRange = [&](uint32_t lo, uint32_t hi) {
     auto it = std::lower_bound(missing.begin(), missing.end(), lo);
@@ -27,8 +27,10 @@ void copyHits(float* dst, const float* src, uint32_t n, uint32_t dim, const std:
     if (hi > from) std::memcpy(dst + size_t(from) * dim, src + size_t(from) * dim, size_t(hi - from) * dim * sizeof(float));
   };
   size_t bytes = size_t(n) * dim * sizeof(float);
-  unsigned threads = static_cast<unsigned>(std::min<size_t>(8, std::max<size_t>(1, bytes >> 24)));  // 16 MiB each
-  threads = std::min(threads, std::max(1u, std::thread::hardware_concurrency() / 2));
+  // 4 MiB or more each, on up to 16 threads (leaving two cores to JavaScript and the engine's thread).
+  unsigned cores = std::thread::hardware_concurrency();
+  unsigned threads = static_cast<unsigned>(std::min<size_t>(16, std::max<size_t>(1, bytes >> 22)));
+  threads = std::min(threads, std::max(1u, cores > 2 ? cores - 2 : 1u));
   if (threads <= 1) return copyRange(0, n);
   std::vector<std::thread> pool;
   uint32_t step = (n + threads - 1) / threads;

@@ -64,7 +64,11 @@ if (!native.ok) {
         const pooledPinned = gpu.allocOutput('m', 't', 300);
         const viaPinned = await gpu.lookupPooled('m', 't', keys, offsets, { combiner: 'mean', out: pooledPinned });
         const viaPlain = await gpu.lookupPooled('m', 't', keys, offsets, { combiner: 'mean' });
-        assert.equal(viaPinned, viaPlain);
+        // The first call cached the rows it fetched from below: the second sums them on the GPU instead
+        // of on the host, in another order, so the two agree within float32 rounding.
+        for (let i = 0; i < viaPlain.length; i++) {
+          assert.ok(Math.abs(viaPinned[i] - viaPlain[i]) <= 1e-5 * (1 + Math.abs(viaPlain[i])), `pooled float ${i}: ${viaPinned[i]} vs ${viaPlain[i]}`);
+        }
         assert.throws(() => gpu.allocOutput('m', 't', -1), /allocOutput: n/);
       } finally {
         await gpu.close();

@@ -2,8 +2,9 @@
 # One call on the GPU machine (see docs/gpu.md): unpack the carried node and runtime packages, measure
 # the PCIe bound (pinned copies through PyTorch), run the GPU equality tests (ParameterServer with the
 # CUDA L1 against the WASM path, the CUDA cache suite, the pipeline suites incl. the torn-read test with
-# the CUDA L1 picked by `auto`), then the end-to-end benchmark through ParameterServer. Logs and JSON
-# go to $OUT. Carried (git-ignored): .device (node.xz, nm.tar.xz), dist, build.
+# the CUDA L1 picked by `auto`), each file in its own process, then the end-to-end benchmark through
+# ParameterServer. Logs and JSON go to $OUT. Carried (git-ignored): .device (node.xz, nm.tar.xz), dist,
+# build/hps_cuda.node, build/hps_gpu_bench.
 #   bench/gpu/device-run.sh [all|tests|bench|kernel]
 set -uo pipefail
 xz -d -c .device/node.xz > /tmp/node && chmod +x /tmp/node && export PATH=/tmp:$PATH
@@ -19,20 +20,24 @@ for d in range(torch.cuda.device_count()):
     h = torch.empty(n, pin_memory=True)
     s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
     for way in ('d2h', 'h2d'):
-        for _ in range(2):
-            (h.copy_(x, non_blocking=True) if way == 'd2h' else x.copy_(h, non_blocking=True))
+        copy = (lambda: h.copy_(x, non_blocking=True)) if way == 'd2h' else (lambda: x.copy_(h, non_blocking=True))
+        for _ in range(2): copy()
         torch.cuda.synchronize(d)
         with torch.cuda.device(d):
             s.record()
-            for _ in range(10):
-                (h.copy_(x, non_blocking=True) if way == 'd2h' else x.copy_(h, non_blocking=True))
+            for _ in range(10): copy()
             e.record()
             torch.cuda.synchronize(d)
         print(f'pcie device {d} {way} GB/s {10 * 4 * n / (s.elapsed_time(e) * 1e-3) / 1e9:.1f}')
 PY
 pcie=$(awk '/device 0 d2h/ {print $NF}' "$OUT/pcie.txt")
 if [[ $stage == all || $stage == tests ]]; then
-  timeout 330 node scripts/run-tests.mjs cuda- pipeline pool lookup-many 2>&1 | tee "$OUT/tests.log" | grep -E "passed|FAIL|✘|skipped|Total|Passed|^# " | tail -60
+  for f in dist/test/cuda-*.test.js dist/test/pipeline*.test.js dist/test/pool.test.js dist/test/lookup-many.test.js; do
+    timeout 150 node "$f" > /tmp/one.log 2>&1
+    rc=$?
+    { echo "# $f rc=$rc"; cat /tmp/one.log; } >> "$OUT/tests.log"
+    printf '%-44s rc=%s %s\n' "$f" "$rc" "$(grep -E 'Total:|Passed:|skipped' /tmp/one.log | tr -s ' \n' ' ')"
+  done
 fi
 if [[ $stage == all || $stage == bench ]]; then
   timeout 300 node dist/bench/gpu/ps-e2e.js --pcie "${pcie:-55}" --out "$OUT/gpu-ps.json" 2>&1 | tee "$OUT/ps-e2e.log"

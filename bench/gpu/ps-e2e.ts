@@ -68,17 +68,31 @@ async function open(layout: Layout, dir: string): Promise<{ ps: ParameterServer;
   return { ps, cache: c };
 }
 
-/** `n` distinct inserted keys in random order, and the row index of each. */
-function batchOf(n: number, fill: number): { keys: BigInt64Array; rows: Int32Array } {
+/**
+ * `n` distinct keys in random order that the cache holds (a full bucket evicts a few of the inserted
+ * rows, so those are drawn again), and the row index of each.
+ */
+async function batchOf(cache: CudaEmbeddingCache, n: number, fill: number): Promise<{ keys: BigInt64Array; rows: Int32Array }> {
   const rows = new Int32Array(n);
   const seen = new Set<number>();
-  for (let i = 0; i < n; i++) {
+  const draw = () => {
     let r: number;
     do r = next32() % fill; while (seen.has(r));
     seen.add(r);
-    rows[i] = r;
+    return r;
+  };
+  for (let i = 0; i < n; i++) rows[i] = draw();
+  const keys = BigInt64Array.from(rows, (r) => keyOf(r));
+  const probe = cache.pinnedFloat32(n * dim);
+  for (let round = 0; round < 20; round++) {
+    const missing = await cache.query(keys, probe);
+    if (missing.length === 0) return { keys, rows };
+    for (const m of missing) {
+      rows[m] = draw();
+      keys[m] = keyOf(rows[m]);
+    }
   }
-  return { keys: BigInt64Array.from(rows, (r) => keyOf(r)), rows };
+  throw new Error('could not draw a batch of cached keys');
 }
 
 function check(out: Float32Array, rows: Int32Array, what: string): void {
@@ -115,7 +129,7 @@ async function main(): Promise<void> {
     // 1. One GPU: the public API against the cache called directly, pinned and plain outputs.
     const one: Layout = { name: 'one GPU', devices: [0], deviceMode: 'replicated', capacity: share, fill: Math.floor(share * 0.75) };
     const { ps, cache } = await open(one, dir);
-    const { keys, rows } = batchOf(batch, one.fill);
+    const { keys, rows } = await batchOf(cache, batch, one.fill);
     const keysPinned = cache.pinnedKeys(batch);
     keysPinned.set(keys);
     const pinned = ps.allocOutput('m', 't', batch);
@@ -194,7 +208,7 @@ async function main(): Promise<void> {
         const t0 = performance.now();
         const { ps: p, cache: c } = await open(layout, dir);
         const fillS = (performance.now() - t0) / 1000;
-        const b = batchOf(batch, layout.fill);
+        const b = await batchOf(c, batch, layout.fill);
         const o4 = [0, 1, 2, 3].map(() => p.allocOutput('m', 't', batch));
         await p.lookup('m', 't', b.keys, o4[0]);
         check(o4[0], b.rows, `${layout.name}: ps.lookup`);
