@@ -11,6 +11,8 @@ import { addMissedRows } from './pool-misses.js';
 import { poolsItself, type PoolingEmbeddingCache } from '../cache/types.js';
 import { DeferredWork } from './deferred.js';
 import { positionsOf, serveKeys } from './serve-keys.js';
+import { serveSmall } from './serve-small.js';
+import type { WasmEmbeddingCache } from '../cache/wasm-cache.js';
 import { isSyncCache, tiersOf, type TableParts, type TableSetup } from './table-setup.js';
 import type { TableTiers } from './tiers.js';
 
@@ -73,10 +75,27 @@ export class TableRuntime {
     } else if (this.splits(keys.length)) {
       counts = (await this.split(keys, out, false, false)).counts;
     } else {
-      counts = serveKeys(this.tiers, this.o.kernels, keys, out, this.deferred.add).counts;
+      counts = this.serveInline(keys, out);
     }
     this.stats.record(keys.length, counts, Number(process.hrtime.bigint() - t0));
   }
+
+  /**
+   * A request served on this thread with a synchronous L1: the small-batch path (serveSmall: one kernel
+   * call for dedup, L1 and the copies; nothing allocated when every key hits) when it fits the WASM L1's
+   * scratch, else dedup, serveUnique and the scatter.
+   */
+  private serveInline(keys: BigInt64Array, out: Float32Array): TierCounts {
+    const l1 = this.parts.l1 as WasmEmbeddingCache | null;
+    if (l1 !== null && keys.length <= l1.smallBatchKeys) {
+      serveSmall(this.tiers, l1, keys, out, this.deferred.add, this.smallCounts);
+      return this.smallCounts;
+    }
+    return serveKeys(this.tiers, this.o.kernels, keys, out, this.deferred.add).counts;
+  }
+
+  /** The counts of a small-batch request, reused: that path allocates nothing when every key hits. */
+  private readonly smallCounts = emptyCounts();
 
   /**
    * Pooled lookup: row r of `out` combines the vectors of keys offsets[r]..offsets[r+1] (CSR) with
@@ -107,7 +126,7 @@ export class TableRuntime {
   lookupSync(keys: BigInt64Array, out: Float32Array): void {
     this.deferred.drain();
     const t0 = process.hrtime.bigint();
-    const { counts } = serveKeys(this.tiers, this.o.kernels, keys, out, this.deferred.add);
+    const counts = this.serveInline(keys, out);
     this.stats.record(keys.length, counts, Number(process.hrtime.bigint() - t0));
   }
 
