@@ -2,6 +2,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <atomic>
+#include <functional>
 #include "kernels.h"
 
 namespace hps {
@@ -13,9 +15,70 @@ uint32_t pow2AtLeast(uint64_t v) {
   return p;
 }
 
+// Threads kept for the host side of large requests (copies out of pinned staging, key routing): one
+// process-wide pool, fed by every engine's worker thread. Spawning threads for each 64 MiB chunk cost
+// more than spreading the copy gained. Never destroyed: its idle threads end with the process.
+class HostPool {
+ public:
+  static HostPool& get() {
+    static HostPool* pool = new HostPool();
+    return *pool;
+  }
+  // Threads that can work on one request, the caller included.
+  unsigned width() const { return static_cast<unsigned>(threads_.size()) + 1; }
+  // Runs fn(0 .. parts-1): part 0 on the calling thread, the others on the pool; returns once all ran.
+  void run(unsigned parts, const std::function<void(unsigned)>& fn) {
+    if (parts <= 1) return fn(0);
+    std::atomic<unsigned> left(parts - 1);
+    std::mutex doneMu;
+    std::condition_variable doneCv;
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      for (unsigned p = 1; p < parts; p++) {
+        queue_.push_back([&, p] {
+          fn(p);
+          if (left.fetch_sub(1) == 1) {
+            std::lock_guard<std::mutex> d(doneMu);
+            doneCv.notify_one();
+          }
+        });
+      }
+    }
+    cv_.notify_all();
+    fn(0);
+    std::unique_lock<std::mutex> d(doneMu);
+    doneCv.wait(d, [&] { return left.load() == 0; });
+  }
+
+ private:
+  HostPool() {
+    unsigned cores = std::thread::hardware_concurrency();
+    // Up to 15 helpers, leaving two cores to JavaScript and the engine threads.
+    unsigned n = std::min(15u, cores > 3 ? cores - 3 : 1u);
+    for (unsigned i = 0; i < n; i++) threads_.emplace_back([this] { loop(); });
+    for (auto& t : threads_) t.detach();
+  }
+  void loop() {
+    for (;;) {
+      std::function<void()> f;
+      {
+        std::unique_lock<std::mutex> g(mu_);
+        cv_.wait(g, [&] { return !queue_.empty(); });
+        f = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      f();
+    }
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> queue_;
+  std::vector<std::thread> threads_;
+};
+
 // Copies the rows of hits from `src` (n x dim) to `dst`, skipping the ascending missing positions:
-// runs of hits between misses, each in one memcpy, the position range split over several threads
-// (one thread moves about 10 GB/s; the bus brings rows at 55).
+// runs of hits between misses, each in one memcpy, the position range split over the host pool in
+// parts of 4 MiB or more (one thread moves about 10 GB/s; the bus brings rows at 55).
 void copyHits(float* dst, const float* src, uint32_t n, uint32_t dim, const std::vector<uint32_t>& missing) {
   auto copyRange = [&](uint32_t lo, uint32_t hi) {
     auto it = std::lower_bound(missing.begin(), missing.end(), lo);
@@ -27,19 +90,12 @@ void copyHits(float* dst, const float* src, uint32_t n, uint32_t dim, const std:
     if (hi > from) std::memcpy(dst + size_t(from) * dim, src + size_t(from) * dim, size_t(hi - from) * dim * sizeof(float));
   };
   size_t bytes = size_t(n) * dim * sizeof(float);
-  // 4 MiB or more each, on up to 16 threads (leaving two cores to JavaScript and the engine's thread).
-  unsigned cores = std::thread::hardware_concurrency();
-  unsigned threads = static_cast<unsigned>(std::min<size_t>(16, std::max<size_t>(1, bytes >> 22)));
-  threads = std::min(threads, std::max(1u, cores > 2 ? cores - 2 : 1u));
-  if (threads <= 1) return copyRange(0, n);
-  std::vector<std::thread> pool;
-  uint32_t step = (n + threads - 1) / threads;
-  for (unsigned t = 1; t < threads; t++) {
-    uint32_t lo = std::min<uint64_t>(n, uint64_t(t) * step), hi = std::min<uint64_t>(n, uint64_t(t + 1) * step);
-    pool.emplace_back(copyRange, lo, hi);
-  }
-  copyRange(0, std::min(n, step));
-  for (auto& th : pool) th.join();
+  HostPool& pool = HostPool::get();
+  unsigned parts = static_cast<unsigned>(std::min<size_t>(pool.width(), std::max<size_t>(1, bytes >> 22)));
+  uint32_t step = (n + parts - 1) / parts;
+  pool.run(parts, [&](unsigned p) {
+    copyRange(std::min<uint64_t>(n, uint64_t(p) * step), std::min<uint64_t>(n, uint64_t(p + 1) * step));
+  });
 }
 
 }  // namespace
@@ -302,17 +358,12 @@ void Engine::submitQuery(Request& r, Slot& s) {
 // over a few threads: each counts its range's keys per device, then writes them at its own offsets.
 void Engine::routeKeys(const int64_t* keys, uint32_t n, Slot& s) {
   const uint32_t shards = static_cast<uint32_t>(tables_.size());
-  unsigned threads = static_cast<unsigned>(std::min<uint32_t>(8, std::max<uint32_t>(1, n >> 16)));
-  threads = std::min(threads, std::max(1u, std::thread::hardware_concurrency() / 2));
-  uint32_t step = (n + threads - 1) / std::max(1u, threads);
+  HostPool& pool = HostPool::get();
+  unsigned threads = std::min(pool.width(), std::max<uint32_t>(1, n >> 15));  // 32 Ki keys or more each
+  uint32_t step = (n + threads - 1) / threads;
   std::vector<uint16_t> owner(n);
   std::vector<uint32_t> counts(size_t(threads) * shards, 0);
-  auto parallel = [&](auto&& body) {
-    std::vector<std::thread> pool;
-    for (unsigned t = 1; t < threads; t++) pool.emplace_back(body, t);
-    body(0u);
-    for (auto& th : pool) th.join();
-  };
+  auto parallel = [&](const std::function<void(unsigned)>& body) { pool.run(threads, body); };
   parallel([&](unsigned t) {
     uint32_t lo = std::min<uint64_t>(n, uint64_t(t) * step), hi = std::min<uint64_t>(n, uint64_t(t + 1) * step);
     uint32_t* c = counts.data() + size_t(t) * shards;

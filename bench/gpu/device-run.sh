@@ -5,7 +5,7 @@
 # the CUDA L1 picked by `auto`), each file in its own process, then the end-to-end benchmark through
 # ParameterServer. Logs and JSON go to $OUT. Carried (git-ignored): .device (node.xz, nm.tar.xz), dist,
 # build/hps_cuda.node, build/hps_gpu_bench.
-#   bench/gpu/device-run.sh [all|tests|bench|kernel]
+#   bench/gpu/device-run.sh [all|tests|bench|kernel]   (kernel: build/hps_gpu_bench and bench/gpu/e2e.ts, the cache alone)
 set -uo pipefail
 xz -d -c .device/node.xz > /tmp/node && chmod +x /tmp/node && export PATH=/tmp:$PATH
 xz -d -c .device/nm.tar.xz | tar x
@@ -44,4 +44,5 @@ if [[ $stage == all || $stage == bench ]]; then
 fi
 if [[ $stage == kernel ]]; then
   timeout 240 build/hps_gpu_bench "$OUT/kernel.json" 2>&1 | tee "$OUT/kernel.log"
+  timeout 300 node dist/bench/gpu/e2e.js --kernel "$OUT/kernel.json" --out "$OUT/gpu.json" 2>&1 | tee "$OUT/e2e.log"
 fi

@@ -32,7 +32,7 @@ const keyOf = (i: number) => (BigInt(i) * 0x9e3779b97f4a7c15n + 0x1234567n) & 0x
 const valueOf = (i: number, c: number) => (c === 0 ? i : ((Math.imul(i & 0xffff, 2654435761) ^ Math.imul(c, 40503)) >>> 12) / 1048576);
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1];
 
-interface Layout { name: string; devices: number[]; deviceMode: 'replicated' | 'sharded'; capacity: number; fill: number }
+interface Layout { name: string; devices: number[]; deviceMode: 'replicated' | 'sharded'; capacity: number; fill: number; queryChunk?: number }
 
 async function open(layout: Layout, dir: string): Promise<{ ps: ParameterServer; cache: CudaEmbeddingCache }> {
   // A small table on disk gives the model its L1; the CUDA cache itself is sized and filled here.
@@ -49,7 +49,7 @@ async function open(layout: Layout, dir: string): Promise<{ ps: ParameterServer;
     models: [{ name: 'm', tables: [{ name: 't', dim, sparseFile: folder }] }],
   }, {
     progress: false, log: () => {},
-    l1Cache: (spec) => (cache = CudaEmbeddingCache.create({ dim: spec.dim, capacity: layout.capacity, devices: layout.devices, deviceMode: layout.deviceMode })),
+    l1Cache: (spec) => (cache = CudaEmbeddingCache.create({ dim: spec.dim, capacity: layout.capacity, devices: layout.devices, deviceMode: layout.deviceMode, queryChunk: layout.queryChunk })),
   });
   const c = cache as CudaEmbeddingCache | null;
   if (!c) throw new Error('the L1 cache was not built');
@@ -202,6 +202,7 @@ async function main(): Promise<void> {
         { name: 'one GPU', devices: [0], deviceMode: 'replicated', capacity: share, fill: Math.floor(share * 0.75) },
         { name: `replicated x${all.length}`, devices: all, deviceMode: 'replicated', capacity: share, fill: Math.floor(share * 0.75) },
         { name: `sharded x${all.length}`, devices: all, deviceMode: 'sharded', capacity: share * all.length, fill: Math.floor(share * all.length * 0.75) },
+        { name: `sharded x${all.length}, unchunked`, devices: all, deviceMode: 'sharded', capacity: share * all.length, fill: Math.floor(share * all.length * 0.75), queryChunk: 0 },
       ];
       const multi: Record<string, unknown>[] = [];
       for (const layout of layouts) {
@@ -212,11 +213,23 @@ async function main(): Promise<void> {
         const o4 = [0, 1, 2, 3].map(() => p.allocOutput('m', 't', batch));
         await p.lookup('m', 't', b.keys, o4[0]);
         check(o4[0], b.rows, `${layout.name}: ps.lookup`);
-        const times: number[] = [];
-        for (let r = 0; r < reps; r++) {
-          const s = performance.now();
-          await Promise.all(o4.map((o) => p.lookup('m', 't', b.keys, o)));
-          times.push((performance.now() - s) / 4);
+        const perCall = async (keys: BigInt64Array) => {
+          const times: number[] = [];
+          for (let r = 0; r < reps; r++) {
+            const s = performance.now();
+            await Promise.all(o4.map((o) => p.lookup('m', 't', keys, o)));
+            times.push((performance.now() - s) / 4);
+          }
+          return times;
+        };
+        const times = await perCall(b.keys);
+        // Sharded: the same keys ordered by owning GPU, so each GPU writes one contiguous part of the
+        // output (a probe of what the interleaved writes of routed keys cost).
+        let groupedMs: number | null = null;
+        if (layout.deviceMode === 'sharded' && !layout.queryChunk) {
+          const { shard } = nat.addon.placement(b.keys, 1, layout.devices.length);
+          const order = Array.from({ length: batch }, (_, i) => i).sort((x, y) => shard[x] - shard[y] || x - y);
+          groupedMs = median(await perCall(BigInt64Array.from(order, (i) => b.keys[i])));
         }
         // Capacity: every inserted row is looked up once; the share found is what the table holds.
         let found = 0;
@@ -227,8 +240,9 @@ async function main(): Promise<void> {
           const m = await c.query(ks, probe.subarray(0, n * dim));
           found += n - m.length;
         }
-        const row = { ...layout, msPerCall: median(times), minMs: Math.min(...times), maxMs: Math.max(...times), keysPerSecond: batch / (median(times) * 1e-3), tableRows: c.capacity, inserted: layout.fill, found, fillSeconds: fillS };
+        const row = { ...layout, groupedByGpuMsPerCall: groupedMs, msPerCall: median(times), minMs: Math.min(...times), maxMs: Math.max(...times), keysPerSecond: batch / (median(times) * 1e-3), tableRows: c.capacity, inserted: layout.fill, found, fillSeconds: fillS };
         multi.push(row);
+        if (groupedMs !== null) console.log(`${layout.name}: the same keys ordered by owning GPU: ${groupedMs.toFixed(2)} ms a call`);
         console.log(`${layout.name.padEnd(14)} capacity ${c.capacity} rows, ${found}/${layout.fill} inserted rows found; 4 in flight: ${row.msPerCall.toFixed(2)} ms a call (${row.minMs.toFixed(2)}-${row.maxMs.toFixed(2)}), ${(row.keysPerSecond / 1e6).toFixed(0)} Mkeys/s`);
         await p.close();
       }
