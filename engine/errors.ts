@@ -16,6 +16,8 @@ export type HpsErrorCode =
   | 'WORKER_DIED'
   | 'NO_GPU'
   | 'CAPACITY'
+  | 'BUSY'
+  | 'CORRUPT'
   | 'IO';
 
 export class HpsError extends Error {

@@ -40,8 +40,8 @@ export function tiersOf(setup: TableSetup, parts: TableParts): TableTiers {
     defaultValue: setup.defaultValue,
     l1: l1 ? cacheTier(l1) : null,
     l2,
-    // A read-only store may lack the table (never imported): then the table has no L3.
-    l3: store && store.table(setup.table) ? { lookup: (keys, out) => store.get(setup.table, keys, out) } : null,
+    // A read-only store may lack the table until its first import: every key misses L3 until then.
+    l3: store ? { lookup: (keys, out) => store.getIfTable(setup.table, keys, out) } : null,
     hitRateThreshold: setup.hitRateThreshold,
     approximate: setup.approximate,
     cacheMissedEmbeddings: setup.cacheMissedEmbeddings,
