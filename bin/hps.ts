@@ -4,6 +4,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { HpsError, LmdbStore, ParameterServer, type ImportSpec } from '../engine/index.js';
 import { formatStats, zipfLookups } from './workload.js';
 import { runDemo } from './demo.js';
+import { addServeCommand } from './serve.js';
 
 const program = new Command('hps')
   .description('Hierarchical parameter server for Node.js: batched embedding lookups from tiered storage')
@@ -156,6 +157,8 @@ function int(value: string): number {
   if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError(`expected a positive integer, got ${JSON.stringify(value)}`);
   return n;
 }
+
+addServeCommand(program);
 
 try {
   await program.parseAsync();

@@ -1,6 +1,6 @@
 import type { ModelConfig, ResolvedConfig, TableConfig } from './config/types.js';
 import { createL1Cache } from './cache/select.js';
-import type { EmbeddingCache } from './cache/types.js';
+import type { EmbeddingCache, L1Spec } from './cache/types.js';
 import { WasmEmbeddingCache } from './cache/wasm-cache.js';
 import { HostArena } from './host/host-arena.js';
 import type { ImportSource } from './import/source.js';
@@ -11,7 +11,6 @@ import type { TableParts, TableSetup } from './pipeline/table-setup.js';
 export interface BuiltTable {
   setup: TableSetup;
   parts: TableParts;
-  cudaL1: EmbeddingCache | null;
   /** Keys loaded into L2 and L1 at open. */
   warmed: { l2: number; l1: number };
 }
@@ -29,6 +28,7 @@ export async function buildTable(
   config: ResolvedConfig, model: ModelConfig, table: TableConfig,
   store: LmdbStore | null, sparse: ImportSource | null,
   warn: (line: string) => void, log: (line: string) => void,
+  l1Cache?: (spec: L1Spec) => EmbeddingCache,
 ): Promise<BuiltTable> {
   const rows = store?.table(table.name)?.count ?? sparse?.totalRows ?? 0;
   const v = config.volatileDb;
@@ -47,23 +47,21 @@ export async function buildTable(
     warn(`hps: model ${model.name} table ${table.name}: volatile_db type redis_cluster is not served yet; the table has no L2 tier`);
   }
 
-  let wasmL1: WasmEmbeddingCache | null = null;
-  let cudaL1: EmbeddingCache | null = null;
+  let l1: EmbeddingCache | null = null;
   if (model.l1Enabled && rows > 0) {
-    const cache = createL1Cache({
+    const capacity = Math.max(MIN_L1_ROWS, Math.ceil(rows * model.l1CacheFraction));
+    l1 = l1Cache ? l1Cache({ model: model.name, table: table.name, dim: table.dim, capacity, policy: model.l1Policy }) : createL1Cache({
       dim: table.dim,
-      capacity: Math.max(MIN_L1_ROWS, Math.ceil(rows * model.l1CacheFraction)),
+      capacity,
       policy: model.l1Policy,
       backend: model.l1Backend,
       devices: model.deployedDevices,
       deviceMode: model.deviceMode,
       log,
     });
-    if (cache instanceof WasmEmbeddingCache) wasmL1 = cache;
-    else cudaL1 = cache;
   }
 
-  const warmed = await warmUp(table, store, sparse, l2, wasmL1 ?? cudaL1, store ? v.initialCacheRate : 1);
+  const warmed = await warmUp(table, store, sparse, l2, l1, store ? v.initialCacheRate : 1);
   return {
     setup: {
       model: model.name,
@@ -73,13 +71,13 @@ export async function buildTable(
       hitRateThreshold: model.hitRateThreshold,
       approximate: model.approximateOnHighHitRate,
       cacheMissedEmbeddings: v.cacheMissedEmbeddings,
-      l1: wasmL1 ? wasmL1.handle() : null,
+      // The workers share a WASM L1; another cache (CUDA) is asked by the calling thread only.
+      l1: l1 instanceof WasmEmbeddingCache ? l1.handle() : null,
       l2: l2 ? l2.handle() : null,
       l3Root: store ? config.persistentDb.path : null,
       epoch: new SharedArrayBuffer(4),
     },
-    parts: { l1: wasmL1, l2, store },
-    cudaL1,
+    parts: { l1, l2, store },
     warmed,
   };
 }

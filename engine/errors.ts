@@ -18,7 +18,13 @@ export type HpsErrorCode =
   | 'CAPACITY'
   | 'BUSY'
   | 'CORRUPT'
-  | 'IO';
+  | 'IO'
+  // Raised by the network server (server/): a malformed request, a missing or wrong token, not ready yet.
+  | 'BAD_REQUEST'
+  | 'NOT_FOUND'
+  | 'UNAUTHORIZED'
+  | 'UNAVAILABLE'
+  | 'TIMEOUT';
 
 export class HpsError extends Error {
   readonly code: HpsErrorCode;

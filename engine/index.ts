@@ -5,7 +5,8 @@ export { normalizeKeys, type KeyInput, type KeyType } from './keys.js';
 export { loadConfig, resolveConfig } from './config/index.js';
 export type { HpsOptions, ModelOptions, TableOptions } from './config/options.js';
 export type { ResolvedConfig, ModelConfig, TableConfig } from './config/types.js';
-export { LmdbStore, type LmdbStoreOptions, type TableMeta } from './lmdb/lmdb-store.js';
+export { LmdbStore, type LmdbStoreOptions } from './lmdb/lmdb-store.js';
+export type { TableMeta } from './lmdb/table-meta.js';
 export {
   importTable,
   exportHugeCtrFolder,
@@ -20,6 +21,8 @@ export {
 } from './import/index.js';
 export type { LookupSpec, PooledLookupOptions, TableStats } from './parameter-server.js';
 export type { Combiner } from './pipeline/kernels-wasm.js';
-export type { EmbeddingCache, CacheStats } from './cache/types.js';
+export type { EmbeddingCache, CacheStats, L1Spec } from './cache/types.js';
 export { WasmEmbeddingCache } from './cache/wasm-cache.js';
 export { HostArena, type HostArenaOptions } from './host/host-arena.js';
+export { createServer, HpsServer, type ServerAddresses } from '../server/server.js';
+export type { ServeOptions } from '../server/options.js';

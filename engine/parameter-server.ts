@@ -11,8 +11,10 @@ import { buildTable, warmUp, type BuiltTable } from './build-table.js';
 import { PipelineKernels, type Combiner } from './pipeline/kernels-wasm.js';
 import { TableRuntime } from './pipeline/table-runtime.js';
 import { LookupPool } from './pool/lookup-pool.js';
+import { ModelUsage } from './model-usage.js';
 import type { TableStatsSnapshot } from './stats/table-stats.js';
-import type { CacheStats } from './cache/types.js';
+import type { CacheStats, EmbeddingCache, L1Spec } from './cache/types.js';
+import { WasmEmbeddingCache } from './cache/wasm-cache.js';
 import type { HostArenaStats } from './host/host-arena.js';
 
 export interface OpenOptions {
@@ -20,6 +22,8 @@ export interface OpenOptions {
   progress?: boolean;
   /** Where the one-line "not yet supported" notice and other warnings go. Default console.warn. */
   warn?: (line: string) => void;
+  /** Unknown ps.json keys are errors (BAD_CONFIG) instead of warnings. Default false, as HPS ignored them. */
+  strict?: boolean;
   /** Where informational lines (which L1 cache was picked, and why) go. Default: stderr. */
   log?: (line: string) => void;
   /**
@@ -28,6 +32,12 @@ export interface OpenOptions {
    * docs/pipeline.md).
    */
   splitMinKeys?: number;
+  /**
+   * Builds each table's L1 cache in place of the config's choice (`l1_backend`): any EmbeddingCache
+   * (engine/cache/types.ts), whose promises the pipeline awaits. For caches of your own and for tests;
+   * called only for models with L1 enabled.
+   */
+  l1Cache?: (spec: L1Spec) => EmbeddingCache;
 }
 
 /** One table's part of a `lookupMany` call. */
@@ -52,7 +62,7 @@ export interface TableStats extends TableStatsSnapshot {
   model: string;
   table: string;
   /** The L1 cache's own counters, or null without L1. */
-  l1Cache: (CacheStats & { kind: 'wasm' | 'cuda' }) | null;
+  l1Cache: (CacheStats & { kind: string }) | null;
   /** The host arena's counters, or null without L2. */
   l2Arena: HostArenaStats | null;
 }
@@ -81,6 +91,8 @@ export interface ServerInfo {
 
 interface TableEntry {
   readonly config: TableConfig;
+  /** The model's operations in flight (shared by its tables). */
+  readonly usage: ModelUsage;
   readonly index: number;
   readonly dim: number;
   readonly runtime: TableRuntime;
@@ -91,6 +103,18 @@ interface ModelEntry {
   readonly config: ModelConfig;
   readonly store: LmdbStore | null;
   readonly tables: TableEntry[];
+  /** This model's worker pool: each model has its own, so that a reload can replace it. */
+  readonly pool: LookupPool | null;
+  readonly usage: ModelUsage;
+}
+
+/** What opening a model needs, kept for reloads. */
+interface OpenContext {
+  options: OpenOptions;
+  warn: (line: string) => void;
+  log: (line: string) => void;
+  kernels: PipelineKernels;
+  splitMinKeys: number;
 }
 
 /** Default of OpenOptions.splitMinKeys: below it, one thread serves a request faster than a split. */
@@ -105,11 +129,15 @@ export class ParameterServer {
   private closed = false;
   private readonly timers: NodeJS.Timeout[] = [];
 
+  /** Reloads in progress, by model: writes to the model wait for them. */
+  private readonly reloads = new Map<string, Promise<void>>();
+
   private constructor(
     readonly config: ResolvedConfig,
     private readonly models: Map<string, ModelEntry>,
     private readonly importsAtOpen: ImportReport[],
-    private readonly pool: LookupPool | null,
+    private readonly source: string | HpsOptions | object,
+    private readonly context: OpenContext,
   ) {
     this.startRefresh();
   }
@@ -119,51 +147,28 @@ export class ParameterServer {
    * `sparseFile` (HugeCTR folder) is new or changed since the last open are imported into LMDB first.
    */
   static async open(config: string | HpsOptions | object, options: OpenOptions = {}): Promise<ParameterServer> {
-    const resolved = await loadConfig(config);
+    const resolved = await loadConfig(config, { strict: options.strict });
     const warn = once(options.warn ?? console.warn);
+    for (const line of resolved.warnings) warn(`hps: ${line}`);
     if (resolved.notYetSupported.length > 0) {
       warn(`hps: accepted but not yet supported (no effect yet): ${resolved.notYetSupported.join(', ')}`);
     }
-    const opened: OpenedModel[] = [];
+    const context: OpenContext = {
+      options,
+      warn,
+      log: once(options.log ?? ((line) => process.stderr.write(`${line}\n`))),
+      kernels: new PipelineKernels(),
+      splitMinKeys: options.splitMinKeys ?? SPLIT_MIN_KEYS,
+    };
     const imports: ImportReport[] = [];
-    let pool: LookupPool | null = null;
+    const models = new Map<string, ModelEntry>();
     try {
-      for (const model of resolved.models) {
-        opened.push(await openModel(resolved, model, imports, options.progress, warn, once(options.log ?? ((line) => process.stderr.write(`${line}\n`)))));
-      }
-      const setups = opened.flatMap((m) => m.tables.map((t) => t.built.setup));
-      if (resolved.workerThreads > 0 && setups.length > 0) {
-        const parts = opened.flatMap((m) => m.tables.map((t) => t.built.parts));
-        pool = new LookupPool({
-          threads: resolved.workerThreads,
-          setup: { tables: setups },
-          onWorkerExit: (threadId) => {
-            for (const { l1, l2 } of parts) {
-              l1?.releaseThread(threadId);
-              l2?.releaseThread(threadId);
-            }
-          },
-        });
-      }
+      for (const model of resolved.models) models.set(model.name, await openEntry(resolved, model, imports, context));
     } catch (e) {
-      await closeOpened(opened);
+      for (const m of models.values()) await closeEntry(m);
       throw e;
     }
-    const kernels = new PipelineKernels();
-    const splitMinKeys = options.splitMinKeys ?? SPLIT_MIN_KEYS;
-    let poolIndex = 0;
-    const models = new Map<string, ModelEntry>(opened.map((m) => [m.config.name, {
-      config: m.config,
-      store: m.store,
-      tables: m.tables.map((t) => ({
-        config: t.config,
-        index: t.index,
-        dim: t.config.dim,
-        built: t.built,
-        runtime: new TableRuntime({ ...t.built, kernels, pool, poolIndex: poolIndex++, splitMinKeys }),
-      })),
-    }]));
-    return new ParameterServer(resolved, models, imports, pool);
+    return new ParameterServer(resolved, models, imports, config, context);
   }
 
   /**
@@ -174,7 +179,7 @@ export class ParameterServer {
     const entry = this.table(model, table);
     const normalized = normalizeKeys(keys, entry.config.keyType, 'keys');
     const output = checkOutput(out, normalized.length, entry.dim, 'out', model, entry.config.name);
-    await entry.runtime.lookup(normalized, output);
+    await entry.usage.track(entry.runtime.lookup(normalized, output));
     return output;
   }
 
@@ -196,7 +201,7 @@ export class ParameterServer {
       const keys = normalizeKeys(spec.keys, entry.config.keyType, `specs[${i}].keys`);
       return { entry, keys, out: checkOutput(spec.out, keys.length, entry.dim, `specs[${i}].out`, model, entry.config.name) };
     });
-    await Promise.all(planned.map(({ entry, keys, out }) => entry.runtime.lookup(keys, out)));
+    await Promise.all(planned.map(({ entry, keys, out }) => entry.usage.track(entry.runtime.lookup(keys, out))));
     return planned.map((p) => p.out);
   }
 
@@ -206,6 +211,35 @@ export class ParameterServer {
    * offsets[r]..offsets[r+1]-1 with `combiner` (weighted by `weights` when given). An empty row is zeros.
    */
   async lookupPooled(model: string, table: string | number, keys: KeyInput, offsets: Uint32Array | readonly number[], options: PooledLookupOptions = {}): Promise<Float32Array> {
+    const { entry, normalized, csr, out } = this.planPooled(model, table, keys, offsets, options);
+    await entry.usage.track(entry.runtime.lookupPooled(normalized, csr, options.combiner ?? 'sum', options.weights ?? null, out));
+    return out;
+  }
+
+  /**
+   * `lookup`, done before it returns: served on the calling thread, with no worker pool and no promise.
+   * Meant for small batches where an `await` does not fit (a TF.js layer's call()): the event loop is
+   * blocked for the whole lookup, and a large batch gets none of the pool's threads. A table with a CUDA
+   * L1 cache cannot be read synchronously (BAD_CONFIG: use `lookup`, or `l1_backend: "wasm"`).
+   */
+  lookupSync(model: string, table: string | number, keys: KeyInput, out?: Float32Array): Float32Array {
+    const entry = this.syncTable(model, table, 'lookupSync');
+    const normalized = normalizeKeys(keys, entry.config.keyType, 'keys');
+    const output = checkOutput(out, normalized.length, entry.dim, 'out', model, entry.config.name);
+    entry.runtime.lookupSync(normalized, output);
+    return output;
+  }
+
+  /** `lookupPooled`, done before it returns, with `lookupSync`'s limits. */
+  lookupPooledSync(model: string, table: string | number, keys: KeyInput, offsets: Uint32Array | readonly number[], options: PooledLookupOptions = {}): Float32Array {
+    this.syncTable(model, table, 'lookupPooledSync');
+    const { entry, normalized, csr, out } = this.planPooled(model, table, keys, offsets, options);
+    entry.runtime.lookupPooledSync(normalized, csr, options.combiner ?? 'sum', options.weights ?? null, out);
+    return out;
+  }
+
+  /** A pooled lookup's checked arguments. */
+  private planPooled(model: string, table: string | number, keys: KeyInput, offsets: Uint32Array | readonly number[], options: PooledLookupOptions) {
     const entry = this.table(model, table);
     const normalized = normalizeKeys(keys, entry.config.keyType, 'keys');
     const csr = checkOffsets(offsets, normalized.length);
@@ -214,14 +248,22 @@ export class ParameterServer {
     if (!(out instanceof Float32Array) || out.length !== size) {
       throw new HpsError('BAD_OUTPUT', `options.out: expected a Float32Array of ${csr.length - 1} rows x dim ${entry.dim} = ${size} floats, got ${describe(out)}${out instanceof Float32Array ? ` of ${out.length}` : ''}`);
     }
-    await entry.runtime.lookupPooled(normalized, csr, options.combiner ?? 'sum', options.weights ?? null, out);
-    return out;
+    return { entry, normalized, csr, out };
+  }
+
+  /** The table, when it can be read synchronously. */
+  private syncTable(model: string, table: string | number, op: string): TableEntry {
+    const entry = this.table(model, table);
+    if (!entry.runtime.servesSync) {
+      throw new HpsError('BAD_CONFIG', `${op}: model ${model} table ${entry.config.name} has a ${entry.built.parts.l1?.kind} L1 cache, whose calls are asynchronous; use the promise-returning lookup, or set l1_backend: "wasm" for this model`);
+    }
+    return entry;
   }
 
   /** Warms L1 and L2 with `keys` (fetched from below now), so that lookups of them soon after hit. */
   async prefetch(model: string, table: string | number, keys: KeyInput): Promise<void> {
     const entry = this.table(model, table);
-    await entry.runtime.prefetch(normalizeKeys(keys, entry.config.keyType, 'keys'));
+    await entry.usage.track(entry.runtime.prefetch(normalizeKeys(keys, entry.config.keyType, 'keys')));
   }
 
   /**
@@ -230,27 +272,29 @@ export class ParameterServer {
    * key, the whole old vector or the whole new one. Bad input changes nothing.
    */
   async update(model: string, table: string | number, keys: KeyInput, vectors: Float32Array): Promise<void> {
+    await this.reloads.get(model);
     const entry = this.table(model, table);
     const normalized = normalizeKeys(keys, entry.config.keyType, 'keys');
     checkVectors(model, entry.config, normalized.length, vectors);
     this.checkWritable(model, entry, 'update');
-    await entry.runtime.update(normalized, vectors);
+    await entry.usage.track(entry.runtime.update(normalized, vectors));
   }
 
   /** Removes `keys` from every tier; later lookups of them get the default vector. */
   async erase(model: string, table: string | number, keys: KeyInput): Promise<void> {
+    await this.reloads.get(model);
     const entry = this.table(model, table);
     const normalized = normalizeKeys(keys, entry.config.keyType, 'keys');
     this.checkWritable(model, entry, 'erase');
-    await entry.runtime.erase(normalized);
+    await entry.usage.track(entry.runtime.erase(normalized));
   }
 
   /** Per-table hit rates and counters of every tier, and p50/p99 latency per stage. */
   stats(): TableStats[] {
     this.checkOpen();
     return [...this.models.values()].flatMap((m) => m.tables.map((t) => {
-      const { parts, cudaL1 } = t.built;
-      const l1 = cudaL1 ?? parts.l1;
+      const { parts } = t.built;
+      const l1 = parts.l1;
       return {
         model: m.config.name,
         table: t.config.name,
@@ -302,8 +346,8 @@ export class ParameterServer {
     const { report } = await importTable(store, entry.config.name, source, { keyType: entry.config.keyType, progress: options.progress });
     // The table was replaced as a whole: empty its caches, then warm them again as at open.
     await entry.runtime.clearCaches();
-    const { parts, cudaL1 } = entry.built;
-    await warmUp(entry.config, store, null, parts.l2, cudaL1 ?? parts.l1, this.config.volatileDb.initialCacheRate);
+    const { parts } = entry.built;
+    await warmUp(entry.config, store, null, parts.l2, parts.l1, this.config.volatileDb.initialCacheRate);
     return report;
   }
 
@@ -345,11 +389,59 @@ export class ParameterServer {
     if (this.closed) return;
     this.closed = true;
     for (const t of this.timers) clearTimeout(t);
-    await this.pool?.close();
-    for (const m of this.models.values()) {
-      for (const t of m.tables) await t.runtime.close();
-      await m.store?.close();
+    await Promise.all(this.reloads.values());
+    for (const m of this.models.values()) await closeEntry(m);
+  }
+
+  /** The configuration of a loaded model (as of its last load). */
+  modelConfig(model: string): ModelConfig {
+    this.checkOpen();
+    return this.modelEntry(model).config;
+  }
+
+  /** Names of the loaded models. */
+  modelNames(): string[] {
+    this.checkOpen();
+    return [...this.models.keys()];
+  }
+
+  /**
+   * (Re)loads `model` from the configuration it was opened with (a ps.json is read again): tables whose
+   * sparse files changed are imported (LMDB swaps each table in one transaction), the model's tiers and
+   * worker pool are built beside the serving ones and warmed, then swapped in at once. Lookups go on
+   * throughout: one that started on the old model finishes on it, and the old model is closed when the
+   * last of them is done. Writes to the model wait for the reload. A model unloaded before is loaded.
+   */
+  async reloadModel(model: string): Promise<ImportReport[]> {
+    this.checkOpen();
+    if (this.reloads.has(model)) throw new HpsError('BAD_REQUEST', `model ${model} is being loaded already; try again when that load finishes`);
+    let finish!: () => void;
+    this.reloads.set(model, new Promise<void>((resolve) => { finish = resolve; }));
+    try {
+      const resolved = await loadConfig(this.source, { strict: this.context.options.strict });
+      const config = resolved.models.find((m) => m.name === model);
+      if (!config) {
+        throw new HpsError('UNKNOWN_MODEL', `model ${JSON.stringify(model)} is not in ${resolved.sourceFile ?? 'the configuration'}; models there: ${resolved.models.map((m) => m.name).join(', ')}`);
+      }
+      const imports: ImportReport[] = [];
+      const fresh = await openEntry({ ...this.config, models: resolved.models }, config, imports, this.context);
+      const old = this.models.get(model);
+      this.models.set(model, fresh);
+      if (old) await retire(old);
+      return imports;
+    } finally {
+      this.reloads.delete(model);
+      finish();
     }
+  }
+
+  /** Stops serving `model` (lookups of it get UNKNOWN_MODEL) and closes it once its lookups in flight finish. */
+  async unloadModel(model: string): Promise<void> {
+    this.checkOpen();
+    await this.reloads.get(model);
+    const entry = this.modelEntry(model);
+    this.models.delete(model);
+    await retire(entry);
   }
 
   private modelEntry(model: string): ModelEntry {
@@ -399,9 +491,10 @@ interface OpenedModel {
 }
 
 async function openModel(
-  config: ResolvedConfig, model: ModelConfig, imports: ImportReport[], progress: boolean | undefined,
+  config: ResolvedConfig, model: ModelConfig, imports: ImportReport[], options: OpenOptions,
   warn: (line: string) => void, log: (line: string) => void,
 ): Promise<OpenedModel> {
+  const progress = options.progress;
   const { persistentDb } = config;
   const store = persistentDb.type === 'lmdb' ? LmdbStore.open(persistentDb.path, model.name, { readOnly: persistentDb.readOnly }) : null;
   const opened: OpenedModel = { config: model, store, tables: [] };
@@ -416,7 +509,7 @@ async function openModel(
       } else if (table.sparseFile) {
         warn(`hps: model ${model.name} table ${table.name}: sparse file ${table.sparseFile} is not loaded because persistent_db and volatile_db are both disabled; lookups return the default vector`);
       }
-      opened.tables.push({ config: table, index, built: await buildTable(config, model, table, store, sparse, warn, log) });
+      opened.tables.push({ config: table, index, built: await buildTable(config, model, table, store, sparse, warn, log, options.l1Cache) });
     }
     return opened;
   } catch (e) {
@@ -428,11 +521,58 @@ async function openModel(
 async function closeOpened(models: OpenedModel[]): Promise<void> {
   for (const m of models) {
     for (const t of m.tables) {
-      await (t.built.cudaL1 ?? t.built.parts.l1)?.close();
+      await t.built.parts.l1?.close();
       t.built.parts.l2?.close();
     }
     await m.store?.close();
   }
+}
+
+/** Opens one model: its store (importing changed sparse files), its tables' tiers, its worker pool. */
+async function openEntry(config: ResolvedConfig, model: ModelConfig, imports: ImportReport[], context: OpenContext): Promise<ModelEntry> {
+  const opened = await openModel(config, model, imports, context.options, context.warn, context.log);
+  let pool: LookupPool | null = null;
+  if (config.workerThreads > 0 && opened.tables.length > 0) {
+    const parts = opened.tables.map((t) => t.built.parts);
+    pool = new LookupPool({
+      threads: config.workerThreads,
+      setup: { tables: opened.tables.map((t) => t.built.setup) },
+      onWorkerExit: (threadId) => {
+        for (const { l1, l2 } of parts) {
+          if (l1 instanceof WasmEmbeddingCache) l1.releaseThread(threadId);
+          l2?.releaseThread(threadId);
+        }
+      },
+    });
+  }
+  const usage = new ModelUsage();
+  const { kernels, splitMinKeys } = context;
+  return {
+    config: opened.config,
+    store: opened.store,
+    pool,
+    usage,
+    tables: opened.tables.map((t, poolIndex) => ({
+      config: t.config,
+      index: t.index,
+      dim: t.config.dim,
+      built: t.built,
+      usage,
+      runtime: new TableRuntime({ ...t.built, kernels, pool, poolIndex, splitMinKeys }),
+    })),
+  };
+}
+
+async function closeEntry(m: ModelEntry): Promise<void> {
+  await m.pool?.close();
+  for (const t of m.tables) await t.runtime.close();
+  await m.store?.close();
+}
+
+/** Closes a model taken out of service once the operations that started on it have finished. */
+async function retire(m: ModelEntry): Promise<void> {
+  await m.usage.idle();
+  await closeEntry(m);
 }
 
 /** `write`, but each distinct line only once (tables of one open share one notice). */
@@ -447,8 +587,7 @@ function once(write: (line: string) => void): (line: string) => void {
 
 function tierNames(built: BuiltTable): string[] {
   const names: string[] = [];
-  if (built.cudaL1) names.push('l1:cuda');
-  if (built.parts.l1) names.push('l1:wasm');
+  if (built.parts.l1) names.push(`l1:${built.parts.l1.kind}`);
   if (built.parts.l2) names.push('l2:host-arena');
   if (built.parts.store) names.push('l3:lmdb');
   return names;

@@ -83,6 +83,8 @@ test('an HPS ps.json modelled on the HPS docs loads with its values, HPS default
     'volatile_db.shared_memory_auto_remove', 'volatile_db.shared_memory_name', 'volatile_db.shared_memory_size',
     'volatile_db.tls_ca_certificate', 'volatile_db.tls_client_certificate', 'volatile_db.tls_client_key',
     'volatile_db.tls_server_name_identification', 'persistent_db.num_threads',
+    // Keys with a ResolvedConfig field that the engine does not read yet (engine/config/coverage.ts).
+    'volatile_db.type', 'volatile_db.address',
   ].sort());
   assert.is(c.workerThreads, WORKERS);
 });
@@ -121,7 +123,11 @@ test('our extensions in a ps.json (lmdb, redis_stream, l1 policy/backend, shardi
     c.volatileDb.initialCacheRate, c.volatileDb.cacheMissedEmbeddings], [4, 16777216, 1000000, 0.5, 0.25, true]);
   assert.equal(c.persistentDb, { type: 'lmdb', path: '/var/lib/hps', readOnly: true, maxGetBatchSize: 4096, maxSetBatchSize: 1024 });
   assert.equal(c.updateSource, { type: 'redis_stream', addresses: ['redis-a:6380', 'redis-b:6379'], streamPrefix: 'emb_', group: 'ranker-serving', maxBatchSize: 1000, pollTimeoutMs: 100 });
-  assert.equal(c.notYetSupported, []);
+  assert.equal(c.notYetSupported, [
+    'persistent_db.max_get_batch_size', 'persistent_db.max_set_batch_size',
+    'update_source.brokers', 'update_source.group', 'update_source.max_batch_size', 'update_source.poll_timeout_ms',
+    'update_source.stream_prefix', 'update_source.type',
+  ], 'resolved but not read by the engine yet');
 });
 
 test('a HugeCTR 3.1 ps.json without embedding_vecsize_per_table reads its tables from network_file, as HPS did', async () => {
@@ -135,7 +141,10 @@ test('a HugeCTR 3.1 ps.json without embedding_vecsize_per_table reads its tables
     { name: 'sparse_embedding1', dim: 11, keyType: 'uint32', defaultValue: 0.125, maxQueryPerSample: 52, sparseFile: join(dir, 'deepfm/1/0_sparse_10000.model') },
     { name: 'sparse_embedding2', dim: 1, keyType: 'uint32', defaultValue: 0.25, maxQueryPerSample: 7, sparseFile: join(dir, 'deepfm/1/1_sparse_10000.model') },
   ], 'the ps.json default values win over the graph\'s; layers after the first other layer are not tables');
-  assert.equal(c.notYetSupported, ['models[0].dense_file', 'models[0].network_file', 'models[1].dense_file', 'models[1].network_file']);
+  assert.equal(c.notYetSupported, [
+    'models[0].dense_file', 'models[0].network_file',
+    'models[1].dense_file', 'models[1].network_file',
+  ]);
   const graph = writeTemp('graph.json', { layers: [{ type: 'Data', sparse: [{ slot_num: 2, nnz_per_slot: 1 }] }, { type: 'DistributedSlotSparseEmbeddingHash', top: 'e', sparse_embedding_hparam: { embedding_vec_size: 0 } }] });
   const msg = await badConfig(() => resolveConfig({ models: [
     { model: 'a', network_file: 'missing.json' },
@@ -158,13 +167,14 @@ test('HPS quirks kept: a volatile_db block without type is disabled; rocksdb/red
   assert.is(resolveConfig({ ...base, persistent_db: { type: 'none' } }).persistentDb.type, 'disabled');
   assert.is(resolveConfig({ ...base, volatile_db: { type: 'hash_map', overflow_margin: 18446744073709551615 } }).volatileDb.overflowMargin, Number.MAX_SAFE_INTEGER);
   const legacy = resolveConfig({ ...base, volatile_db: { type: 'hash_map', max_get_batch_size: 10000, max_set_batch_size: 5000 }, persistent_db: { type: 'rocks_db', max_get_batch_size: 10000 } });
-  assert.is(legacy.volatileDb.maxBatchSize, 5000);
+  assert.is(legacy.volatileDb.maxBatchSize, 65536, 'HPS 25.03 reads only max_batch_size in volatile_db');
   assert.equal([legacy.persistentDb.maxGetBatchSize, legacy.persistentDb.maxSetBatchSize], [10000, 65536]);
+  assert.equal(legacy.notYetSupported, ['persistent_db.max_get_batch_size', 'volatile_db.max_get_batch_size', 'volatile_db.max_set_batch_size']);
   const mp = resolveConfig({ ...base, volatile_db: { type: 'multi_process_hash_map', update_filters: ['^hps_wdl$'] }, persistent_db: { type: 'rocks_db', update_filters: ['^hps_.+$'] } });
   assert.is(mp.volatileDb.type, 'parallel_hash_map');
   assert.equal(mp.notYetSupported, ['volatile_db.type', 'volatile_db.update_filters'], 'a filter that is not match-all is listed; HPS\'s default is not');
   const flagged = resolveConfig({ ...base, fuse_embedding_table: true, models: [{ ...base.models[0], use_static_table: true, embedding_cache_type: 'uvm', dense_file: 'd' }] });
-  assert.equal(flagged.notYetSupported, ['fuse_embedding_table', 'models[0].dense_file', 'models[0].use_static_table', 'models[0].embedding_cache_type']);
+  assert.equal(flagged.notYetSupported, ['fuse_embedding_table', 'models[0].dense_file', 'models[0].embedding_cache_type', 'models[0].use_static_table']);
   const quiet = resolveConfig({ ...base, fuse_embedding_table: false, models: [{ ...base.models[0], use_static_table: false, embedding_cache_type: 'dynamic', dense_file: '' }] });
   assert.equal(quiet.notYetSupported, [], 'values that ask for what the engine does anyway are not listed');
 });
@@ -241,7 +251,7 @@ function randomCase(r: () => number, base: string): { ps: Record<string, unknown
       addresses: [`10.0.0.1:${v.port}`, '10.0.0.2:6379'], userName: 'default', password: v.password },
     persistentDb: { type: 'lmdb', path: join(base, p.path), readOnly: p.readOnly, maxGetBatchSize: p.get, maxSetBatchSize: p.set },
     updateSource: { type: 'redis_stream', addresses: [`localhost:${u.port}`], streamPrefix: u.prefix, group: u.group, maxBatchSize: u.batch, pollTimeoutMs: u.poll },
-    workerThreads: workers, notYetSupported: [],
+    workerThreads: workers, notYetSupported: [], warnings: [],
   };
   return { ps, options, expected };
 }
@@ -251,12 +261,17 @@ test('random configurations: ps.json object, ps.json file and typed options all 
   for (let i = 0; i < 40; i++) {
     const base = join(tmp, `case${i}`);
     const { ps, options, expected } = randomCase(r, base);
-    assert.equal(resolveConfig(ps, base), expected, `ps.json object, case ${i}`);
-    assert.equal(resolveConfig(options, base), expected, `typed options, case ${i}`);
-    assert.equal(resolveConfig({ ...options, baseDir: base }, '/elsewhere'), expected, `typed options with baseDir, case ${i}`);
+    // The same fields are listed by both readers, each under the input's own names.
+    const fromPs = resolveConfig(ps, base);
+    const fromOptions = resolveConfig(options, base);
+    assert.equal(fromPs, { ...expected, notYetSupported: fromPs.notYetSupported }, `ps.json object, case ${i}`);
+    assert.equal(fromOptions, { ...expected, notYetSupported: fromOptions.notYetSupported }, `typed options, case ${i}`);
+    assert.equal(fromPs.notYetSupported.length > 0, fromOptions.notYetSupported.length > 0);
+    assert.ok(fromPs.notYetSupported.includes('update_source.type') && fromOptions.notYetSupported.includes('updateSource.type'));
+    assert.equal(resolveConfig({ ...options, baseDir: base }, '/elsewhere'), fromOptions, `typed options with baseDir, case ${i}`);
     if (i % 8 === 0) {
       const file = writeTemp(`random${i}.ps.json`, ps);
-      assert.equal(await loadConfig(file), { ...expected, baseDir: tmp, sourceFile: file, ...rebase(expected, base, tmp) }, `ps.json file, case ${i}`);
+      assert.equal(await loadConfig(file), { ...fromPs, baseDir: tmp, sourceFile: file, ...rebase(expected, base, tmp) }, `ps.json file, case ${i}`);
     }
   }
 });
@@ -290,53 +305,95 @@ test('a JSON file of typed options loads as options, paths relative to its folde
   assert.is(c.persistentDb.path, join(tmp, 'db'));
 });
 
-test('the full ps.json example of docs/configuration.md loads, with nothing not-yet-supported', () => {
+test('the full ps.json example of docs/configuration.md loads, listing only what the docs say', () => {
   const doc = readFileSync(fileURLToPath(new URL('../../docs/configuration.md', import.meta.url)), 'utf8');
   const block = /## A full ps\.json[\s\S]*?```json\n([\s\S]*?)```/.exec(doc);
   assert.ok(block, 'docs/configuration.md has a "## A full ps.json" section with a json block');
   const c = resolveConfig(JSON.parse(block[1]), '/models');
   assert.equal(c.notYetSupported, []);
-  assert.equal([c.models[0].tables.length, c.volatileDb.type, c.persistentDb.type, c.updateSource?.type], [2, 'parallel_hash_map', 'lmdb', 'redis_stream']);
+  assert.equal([c.models[0].tables.length, c.volatileDb.type, c.persistentDb.type, c.updateSource], [2, 'parallel_hash_map', 'lmdb', null]);
 });
 
 // --- bad input: each gives a BAD_CONFIG HpsError naming the key path, the value and what was expected.
 
 const model = (extra: Record<string, unknown> = {}) => ({ model: 'wdl', embedding_vecsize_per_table: [16, 8], embedding_table_names: ['a', 'b'], ...extra });
 
-test('unknown keys at the top level, in a model and in volatile_db name their path (and a near key)', async () => {
-  const file = writeTemp('unknown.ps.json', {
-    supportlonglong: true, support_long_long: true,
+test('unknown ps.json keys are ignored with a warning naming the key and the nearest known one, as HPS ignored them; strict makes them errors', async () => {
+  const config = {
+    supportlonglong: true, support_long_long: true, mixed_precision: false,
     models: [model(), model({ model: 'dcn', gpucacheperc: 0.5 })],
     volatile_db: { type: 'hash_map', overflow_margn: 10 },
     persistent_db: { type: 'rocks_db', pth: '/x' },
-  });
-  const msg = await badConfig(() => loadConfig(file));
+  };
+  const file = writeTemp('unknown.ps.json', config);
+  const lenient = await loadConfig(file);
+  assert.equal(lenient.models.map((m) => m.l1CacheFraction), [HPS.gpucacheper, HPS.gpucacheper], 'the misspelt key keeps its default, as in HPS');
+  assert.is(lenient.volatileDb.overflowMargin, HPS.overflowMargin);
+  assert.equal(lenient.warnings, [
+    `config file ${file}: support_long_long: unknown key, ignored (as HPS ignored it); did you mean "supportlonglong"?`,
+    `config file ${file}: mixed_precision: unknown key, ignored (as HPS ignored it); expected one of: supportlonglong, fuse_embedding_table, models, volatile_db, persistent_db, update_source, key_type, worker_threads`,
+    `config file ${file}: models[1].gpucacheperc: unknown key, ignored (as HPS ignored it); did you mean "gpucacheper"?`,
+    `config file ${file}: volatile_db.overflow_margn: unknown key, ignored (as HPS ignored it); did you mean "overflow_margin"?`,
+    `config file ${file}: persistent_db.pth: unknown key, ignored (as HPS ignored it); did you mean "path"?`,
+  ]);
+  const msg = await badConfig(() => loadConfig(file, { strict: true }));
   includesAll(msg, [
-    file, '4 problems',
+    file, '5 problems',
     'support_long_long: unknown key; did you mean "supportlonglong"?',
     'models[1].gpucacheperc: unknown key; did you mean "gpucacheper"?',
     'volatile_db.overflow_margn: unknown key; did you mean "overflow_margin"?',
     'persistent_db.pth: unknown key; did you mean "path"?',
+    'mixed_precision: unknown key',
   ]);
-  const legacy = await badConfig(() => resolveConfig({ supportlonglong: false, db_type: 'hierarchy', redis_ip: 'h:7000', models: [model()] }));
-  includesAll(legacy, ['db_type: unknown key; a HugeCTR 3.1-3.3 key; HPS 3.4+ (and this reader) use volatile_db.type and persistent_db.type', 'redis_ip: unknown key; a HugeCTR 3.1-3.3 key']);
-  const far = await badConfig(() => resolveConfig({ models: [model()], volatile_db: { zzzzzzzz: 1 } }));
+  const legacy = resolveConfig({ supportlonglong: false, db_type: 'hierarchy', redis_ip: 'h:7000', models: [model()] });
+  includesAll(legacy.warnings.join('\n'), ['db_type: unknown key, ignored (as HPS ignored it); a HugeCTR 3.1-3.3 key; HPS 3.4+ (and this reader) use volatile_db.type and persistent_db.type', 'redis_ip: unknown key, ignored (as HPS ignored it); a HugeCTR 3.1-3.3 key']);
+  const far = await badConfig(() => resolveConfig({ models: [model()], volatile_db: { zzzzzzzz: 1 } }, '.', { strict: true }));
   includesAll(far, ['volatile_db.zzzzzzzz: unknown key; expected one of: type, address,', 'overflow_policy']);
+  // Typed options are ours, not HPS's: an unknown option is always an error.
   const opt = await badConfig(() => resolveConfig({ models: [{ name: 'm', tables: [{ name: 't', dim: 4, dimension: 4 }] }], workerThread: 2 }));
   includesAll(opt, ['HpsOptions object', 'models[0].tables[0].dimension: unknown key', 'workerThread: unknown key; did you mean "workerThreads"?']);
+});
+
+test('HPS 25.03 model keys are accepted; numbers and booleans written as strings are read as the Triton backend read them', () => {
+  const c = resolveConfig({ fuse_embedding_table: true, models: [model({
+    use_hctr_cache_implementation: true, init_ec: true, enable_pagelock: false, fp8_quant: false, fuse_embedding_table: false,
+    num_of_refresher_buffer_in_pool: 0, embedding_cache_type: 'stochastic',
+    hit_rate_threshold: '0.75', gpucache: 'true', gpucacheper: ' 0.5 ', max_batch_size: '1024', deployed_device_list: ['1'],
+    default_value_for_each_table: ['-1.5e-1', 2],
+  })], volatile_db: { type: 'hash_map', num_partitions: '3', cache_missed_embeddings: 'FALSE' } });
+  const m = c.models[0];
+  assert.equal([m.hitRateThreshold, m.l1Enabled, m.l1CacheFraction, m.maxBatchSize, m.deployedDevices], [0.75, true, 0.5, 1024, [1]]);
+  assert.equal(m.tables.map((t) => t.defaultValue), [-0.15, 2]);
+  assert.equal([c.volatileDb.numPartitions, c.volatileDb.cacheMissedEmbeddings], [3, false]);
+  assert.equal(c.warnings, []);
+  assert.equal(c.notYetSupported, [
+    'fuse_embedding_table', 'models[0].embedding_cache_type', 'models[0].num_of_refresher_buffer_in_pool',
+  ], 'model fusion opted out by the model; the values that ask for what the engine does anyway are not listed');
+  const asks = resolveConfig({ fuse_embedding_table: 'true', models: [model({ use_hctr_cache_implementation: false, init_ec: 'false', enable_pagelock: true, fp8_quant: true, fuse_embedding_table: true })] });
+  assert.equal(asks.notYetSupported, [
+    'fuse_embedding_table', 'models[0].enable_pagelock', 'models[0].fp8_quant', 'models[0].fuse_embedding_table', 'models[0].init_ec',
+    'models[0].use_hctr_cache_implementation',
+  ]);
+});
+
+test('default_value_for_each_table shorter than the tables is padded with 0, longer has its extra entries ignored, as HPS did', () => {
+  const short = resolveConfig({ models: [model({ embedding_vecsize_per_table: [4, 4, 4], embedding_table_names: ['a', 'b', 'c'], default_value_for_each_table: [0.5] })] });
+  assert.equal(short.models[0].tables.map((t) => t.defaultValue), [0.5, 0, 0]);
+  const long = resolveConfig({ models: [model({ default_value_for_each_table: [0.25, -2, 7, 9] })] });
+  assert.equal(long.models[0].tables.map((t) => t.defaultValue), [0.25, -2]);
 });
 
 test('wrong types, negative sizes and out-of-range fractions name the key, the value and the expectation', async () => {
   const file = join(fixtures, 'bad-values.ps.json');
   const msg = await badConfig(() => loadConfig(file));
   includesAll(msg, [
-    file, '5 problems',
+    file, '4 problems',
     'models[0].embedding_vecsize_per_table[1]: expected an integer in [1, 1048576], got -8',
     'models[0].gpucacheper: expected a number in [0, 1], got 1.5',
-    'models[0].max_batch_size: expected a positive integer, got "64"',
+    'models[0].max_batch_size: expected a positive integer, got "sixty-four"',
     'models[0].embedding_table_names: has 3 entries, expected 2 (one per table, as embedding_vecsize_per_table has 2)',
-    'volatile_db.overflow_margn: unknown key; did you mean "overflow_margin"?',
   ]);
+  includesAll(await badConfig(() => loadConfig(file, { strict: true })), ['5 problems', 'volatile_db.overflow_margn: unknown key; did you mean "overflow_margin"?']);
   const more = await badConfig(() => resolveConfig({
     supportlonglong: 'yes',
     models: [model({ hit_rate_threshold: -0.1, cache_refresh_percentage_per_iteration: 2 })],
@@ -375,11 +432,11 @@ test('wrong types, negative sizes and out-of-range fractions name the key, the v
 
 test('per-table arrays of different lengths say which arrays and lengths', async () => {
   const msg = await badConfig(() => resolveConfig({ models: [model({
-    sparse_files: ['x'], default_value_for_each_table: [1, 2, 3], maxnum_catfeature_query_per_table_per_sample: [1],
+    sparse_files: ['x'], embedding_table_names: ['a', 'b', 'c'], maxnum_catfeature_query_per_table_per_sample: [1],
   })] }));
   includesAll(msg, [
     'models[0].sparse_files: has 1 entry, expected 2 (one per table, as embedding_vecsize_per_table has 2; or [] for none)',
-    'models[0].default_value_for_each_table: has 3 entries, expected 2',
+    'models[0].embedding_table_names: has 3 entries, expected 2',
     'models[0].maxnum_catfeature_query_per_table_per_sample: has 1 entry, expected 2',
   ]);
   resolveConfig({ models: [model({ sparse_files: [] })] });

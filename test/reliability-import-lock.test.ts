@@ -80,9 +80,12 @@ test('writable opens and a second import at random moments during an import: the
     }).ended;
     const rest = await Promise.all(others.map((o) => o.ended));
     assert.is(ended.signal, null, `round ${round}: importer killed by ${ended.signal}: ${ended.output}`);
-    assert.is(ended.code, 0, `round ${round}: importer failed: ${ended.output}`);
+    // An import whose staged rows came out short refuses to commit (see docs/reliability.md): the old table stays.
+    const refused = ended.code === 3 && /IO: .* the staged import holds \d+ rows at commit/.test(ended.output);
+    if (refused) console.warn(`round ${round}: ${ended.output.trim().split('\n').pop()}`);
+    else assert.is(ended.code, 0, `round ${round}: importer failed: ${ended.output}`);
     assert.ok(started, `round ${round}: the other processes never started`);
-    let expected = next;
+    let expected = refused ? current : next;
     for (const [i, r] of rest.entries()) {
       assert.is(r.signal, null, `round ${round}: a concurrent process was killed by ${r.signal}: ${r.output}`);
       if (r.code === 3) {

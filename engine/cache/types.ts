@@ -7,7 +7,8 @@ import type { CachePolicy } from '../config/types.js';
  * that the GPU implementation never blocks the event loop; the WASM one resolves at once.
  */
 export interface EmbeddingCache {
-  readonly kind: 'wasm' | 'cuda';
+  /** 'wasm', 'cuda', or the name of a cache given through OpenOptions.l1Cache. */
+  readonly kind: string;
   readonly dim: number;
   /** Rows the cache can hold. */
   readonly capacity: number;
@@ -47,4 +48,14 @@ export interface CacheStats {
   misses: number;
   insertions: number;
   evictions: number;
+}
+
+/** What OpenOptions.l1Cache is asked to build: one table's L1 cache. */
+export interface L1Spec {
+  model: string;
+  table: string;
+  dim: number;
+  /** Rows: `gpucacheper` of the table's rows (at least 64). */
+  capacity: number;
+  policy: CachePolicy;
 }

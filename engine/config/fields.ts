@@ -49,3 +49,19 @@ export const oneOf = <const T extends readonly [string, ...string[]]>(names: T, 
   z.enum(names, e(`one of ${canonical.map((n) => JSON.stringify(n)).join(', ')}`));
 
 export const arrayOf = <T extends z.ZodType>(element: T, what: string) => z.array(element, e(`an array of ${what}`));
+
+/**
+ * A number or boolean field of a ps.json that may also be written as a string, as the HugeCTR Triton
+ * backend accepted (`"hit_rate_threshold": "0.9"`, `"gpucache": "true"`): a string holding a decimal
+ * number, `true` or `false` is read as that value before `schema` checks it; anything else is left for
+ * `schema` to reject with its message.
+ */
+export const orText = <T extends z.ZodType>(schema: T) => z.preprocess(fromText, schema);
+
+function fromText(v: unknown): unknown {
+  if (typeof v !== 'string') return v;
+  const t = v.trim();
+  if (/^(true|false)$/i.test(t)) return t.toLowerCase() === 'true';
+  if (/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(t)) return Number(t);
+  return v;
+}

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { parseAddresses } from './addresses.js';
 import { checkLocalPath, checkModelName, checkUnique, isObject } from './checks.js';
+import { listedFields } from './coverage.js';
 import * as D from './defaults.js';
 import type { HpsOptions, ModelOptions, PersistentDbOptions, UpdateSourceOptions, VolatileDbOptions } from './options.js';
 import { optionsSchema } from './options-schema.js';
@@ -8,7 +9,10 @@ import { fromZod, throwProblems, type Problem } from './problems.js';
 import type { KeyType } from '../keys.js';
 import type { ModelConfig, PersistentDbConfig, ResolvedConfig, UpdateSourceConfig, VolatileDbConfig } from './types.js';
 
-/** Validates typed options and resolves them with the defaults HPS would have applied. */
+/**
+ * Validates typed options and resolves them with the defaults HPS would have applied. Unlike a ps.json,
+ * typed options are always strict: an unknown option is an error (TypeScript already rejects it).
+ */
 export function resolveOptions(raw: unknown, baseDir: string, sourceFile: string | null, source: string): ResolvedConfig {
   const parsed = optionsSchema.safeParse(raw, { reportInput: true });
   const problems = parsed.success ? [] : fromZod(parsed.error.issues, optionsSchema);
@@ -17,7 +21,7 @@ export function resolveOptions(raw: unknown, baseDir: string, sourceFile: string
   const options: HpsOptions = parsed.data;
   const base = resolve(baseDir, options.baseDir ?? '.');
   const keyType = options.keyType ?? (D.SUPPORT_LONG_LONG ? 'int64' : 'uint32');
-  return {
+  const resolved: ResolvedConfig = {
     baseDir: base,
     sourceFile,
     keyType,
@@ -27,7 +31,10 @@ export function resolveOptions(raw: unknown, baseDir: string, sourceFile: string
     updateSource: convertUpdateSource(options.updateSource),
     workerThreads: options.workerThreads ?? D.workerThreadsDefault(),
     notYetSupported: [],
+    warnings: [],
   };
+  resolved.notYetSupported = listedFields(resolved, 'options').sort();
+  return resolved;
 }
 
 function crossCheck(raw: unknown, problems: Problem[]): void {

@@ -36,18 +36,23 @@ export function fromZod(issues: readonly z.core.$ZodIssue[], schema: z.ZodType, 
   for (const issue of issues) {
     const path = issue.path.filter((p): p is PathPart => typeof p !== 'symbol');
     if (issue.code === 'unrecognized_keys') {
-      const known = knownKeys(schema, path);
-      for (const key of issue.keys) {
-        const at = keyPath([...path, key]);
-        const near = closest(key, known);
-        const hint = hints[at] ?? (near ? `did you mean "${near}"?` : `expected one of: ${known.join(', ')}`);
-        out.push({ path: at, message: `unknown key; ${hint}` });
-      }
+      for (const key of issue.keys) out.push(unknownKeyProblem(schema, path, key, hints));
       continue;
     }
     out.push({ path: keyPath(path), message: `expected ${issue.message}, got ${show(issue.input)}` });
   }
   return out;
+}
+
+/**
+ * An unknown key at `path` of `schema`: `hints[path]` when given, else the closest known key when one
+ * is near, else the known keys.
+ */
+export function unknownKeyProblem(schema: z.ZodType, path: readonly PathPart[], key: string, hints: Readonly<Record<string, string>> = {}): Problem {
+  const known = knownKeys(schema, path);
+  const at = keyPath([...path, key]);
+  const near = closest(key, known);
+  return { path: at, message: `unknown key; ${hints[at] ?? (near ? `did you mean "${near}"?` : `expected one of: ${known.join(', ')}`)}` };
 }
 
 /** Throws one BAD_CONFIG error listing every problem, one per line, under a header naming the source. */
@@ -59,7 +64,7 @@ export function throwProblems(source: string, problems: readonly Problem[]): nev
 }
 
 /** Keys of the object schema found at `path` (array indices step into elements). */
-function knownKeys(schema: z.ZodType, path: readonly PathPart[]): string[] {
+export function knownKeys(schema: z.ZodType, path: readonly PathPart[]): string[] {
   let s: z.ZodType = schema;
   for (const part of [...path, null]) {
     for (;;) {

@@ -1,13 +1,25 @@
 import { z } from 'zod';
-import {
-  arrayOf, bool, intIn, fraction, nonEmptyStr, nonNegInt, nonNegNum, num, oneOf, openFraction, posInt, posSize, str,
-} from './fields.js';
+import * as F from './fields.js';
+import { arrayOf, nonEmptyStr, oneOf, orText, str } from './fields.js';
 import { MAX_DIM, MAX_PARTITIONS } from './limits.js';
 
+// Numbers and booleans may be written as strings, as the HugeCTR Triton backend read them (fields.ts).
+const bool = () => orText(F.bool());
+const num = () => orText(F.num());
+const posInt = () => orText(F.posInt());
+const nonNegInt = () => orText(F.nonNegInt());
+const nonNegNum = () => orText(F.nonNegNum());
+const intIn = (lo: number, hi: number) => orText(F.intIn(lo, hi));
+const fraction = () => orText(F.fraction());
+const openFraction = () => orText(F.openFraction());
+const posSize = () => orText(F.posSize());
+
 /*
- * The HPS ps.json format: every key HugeCTR's parser (parameter_server_config::init) or its
- * hps_database_backend docs know, plus our documented extensions. Objects are strict: any other key
- * is an error. Values are checked one by one here; checks across fields live in ps-json.ts.
+ * The HPS ps.json format: every key HugeCTR's parser (parameter_server_config::init, up to release
+ * 25.03) or its hps_database_backend docs know, plus our documented extensions. Any other key is
+ * ignored with a warning, as HPS ignored it, or is an error in strict mode (unknown-keys.ts removes
+ * them before these strict schemas see the input). Values are checked one by one here; checks across
+ * fields live in ps-json.ts.
  */
 
 /** Spellings HPS accepted for each database type (get_hps_database_type), by canonical name. */
@@ -72,12 +84,17 @@ export const modelSchema = z.strictObject({
   cache_refresh_percentage_per_iteration: fraction().optional(),
   refresh_delay: nonNegNum().optional(),
   refresh_interval: nonNegNum().optional(),
-  num_of_worker_buffer_in_pool: posInt().optional(),
-  num_of_refresher_buffer_in_pool: posInt().optional(),
+  num_of_worker_buffer_in_pool: nonNegInt().optional(),
+  num_of_refresher_buffer_in_pool: nonNegInt().optional(),
   thread_pool_size: posInt().optional(),
   use_static_table: bool().optional(),
-  embedding_cache_type: oneOf(['dynamic', 'static', 'uvm']).optional(),
+  embedding_cache_type: oneOf(['dynamic', 'static', 'uvm', 'stochastic']).optional(),
   use_context_stream: bool().optional(),
+  use_hctr_cache_implementation: bool().optional(),
+  init_ec: bool().optional(),
+  enable_pagelock: bool().optional(),
+  fp8_quant: bool().optional(),
+  fuse_embedding_table: bool().optional(),
   label_dim: posInt().optional(),
   slot_num: posInt().optional(),
   // Extensions.

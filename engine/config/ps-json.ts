@@ -2,11 +2,13 @@ import { resolve } from 'node:path';
 import type { KeyType } from '../keys.js';
 import { parseAddresses } from './addresses.js';
 import {
-  checkLocalPath, checkModelName, checkPerTable, checkRegexes, checkUnique, isObject, matchesAll,
+  checkLocalPath, checkModelName, checkPerTable, checkRegexes, checkUnique, isObject,
 } from './checks.js';
+import { listedFields } from './coverage.js';
 import * as D from './defaults.js';
 import { tablesFromNetworkFile } from './network-file.js';
 import { fromZod, throwProblems, type Problem } from './problems.js';
+import { unusedPsJsonKeys } from './ps-json-unused.js';
 import {
   canonical, LEGACY_KEY_HINTS, OVERFLOW_POLICIES, PERSISTENT_TYPES, psJsonSchema, UPDATE_SOURCE_TYPES, VOLATILE_TYPES,
   type PsJson, type PsJsonModel,
@@ -14,6 +16,7 @@ import {
 import type {
   ModelConfig, OverflowPolicy, PersistentDbConfig, ResolvedConfig, UpdateSourceConfig, VolatileDbConfig,
 } from './types.js';
+import { withoutUnknownKeys } from './unknown-keys.js';
 
 const PS_JSON_TOP_KEYS = ['supportlonglong', 'fuse_embedding_table', 'volatile_db', 'persistent_db', 'update_source'];
 const PS_JSON_MODEL_KEYS = ['model', 'sparse_files', 'embedding_table_names', 'embedding_vecsize_per_table'];
@@ -27,16 +30,19 @@ export function looksLikePsJson(input: Record<string, unknown>): boolean {
 
 /**
  * Validates a parsed ps.json and resolves it with HPS's defaults. `source` names it in errors (the
- * file, or "a ps.json object"); relative paths resolve against `baseDir`.
+ * file, or "a ps.json object"); relative paths resolve against `baseDir`. Keys HPS did not know are
+ * ignored with a warning (in `warnings`), as HPS ignored them; with `strict` they are errors.
  */
-export function resolvePsJson(given: unknown, baseDir: string, sourceFile: string | null, source: string): ResolvedConfig {
+export function resolvePsJson(given: unknown, baseDir: string, sourceFile: string | null, source: string, strict: boolean): ResolvedConfig {
   const problems: Problem[] = [];
-  const raw = withNetworkTables(given, baseDir, problems);
+  const { value: raw, unknown } = withoutUnknownKeys(withNetworkTables(given, baseDir, problems), psJsonSchema, LEGACY_KEY_HINTS);
+  if (strict) problems.push(...unknown);
   const parsed = psJsonSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) problems.push(...fromZod(parsed.error.issues, psJsonSchema, LEGACY_KEY_HINTS));
   crossCheck(raw, problems);
   if (problems.length > 0 || !parsed.success) throwProblems(source, problems);
-  return convert(parsed.data, baseDir, sourceFile);
+  const warnings = unknown.map((p) => `${source}: ${p.path}: ${p.message.replace(/^unknown key/, 'unknown key, ignored (as HPS ignored it)')}`);
+  return convert(parsed.data, baseDir, sourceFile, warnings);
 }
 
 /**
@@ -87,7 +93,8 @@ function checkModel(m: Record<string, unknown>, at: string, problems: Problem[])
   if (Array.isArray(dims)) {
     if (dims.length === 0) problems.push({ path: `${at}.embedding_vecsize_per_table`, message: 'expected at least one table, got []' });
     const basis = `embedding_vecsize_per_table has ${dims.length}`;
-    for (const key of ['embedding_table_names', 'default_value_for_each_table', 'maxnum_catfeature_query_per_table_per_sample'] as const) {
+    // HPS pads a short default_value_for_each_table with 0 and ignores extra entries; so does convertModel.
+    for (const key of ['embedding_table_names', 'maxnum_catfeature_query_per_table_per_sample'] as const) {
       checkPerTable(m[key], dims.length, `${at}.${key}`, basis, problems);
     }
     if (Array.isArray(m.sparse_files) && m.sparse_files.length > 0) {
@@ -103,38 +110,25 @@ function checkModel(m: Record<string, unknown>, at: string, problems: Problem[])
   if (Array.isArray(m.sparse_files)) m.sparse_files.forEach((f, j) => checkLocalPath(f, `${at}.sparse_files[${j}]`, problems));
 }
 
-function convert(data: PsJson, baseDir: string, sourceFile: string | null): ResolvedConfig {
-  const notYetSupported: string[] = [];
-  /** Lists `path` when the key is given with a value that asks for something the engine lacks. */
-  const flag = (path: string, given: boolean) => { if (given) notYetSupported.push(path); };
+function convert(data: PsJson, baseDir: string, sourceFile: string | null, warnings: string[]): ResolvedConfig {
   const keyType: KeyType = data.key_type ?? ((data.supportlonglong ?? D.SUPPORT_LONG_LONG) ? 'int64' : 'uint32');
-  flag('fuse_embedding_table', data.fuse_embedding_table === true);
-  const models = data.models.map((m, i) => convertModel(m, `models[${i}]`, keyType, baseDir, flag));
-  return {
+  const resolved: ResolvedConfig = {
     baseDir,
     sourceFile,
     keyType,
-    models,
-    volatileDb: convertVolatile(data.volatile_db, flag),
-    persistentDb: convertPersistent(data.persistent_db, baseDir, flag),
-    updateSource: convertUpdateSource(data.update_source, flag),
+    models: data.models.map((m) => convertModel(m, keyType, baseDir)),
+    volatileDb: convertVolatile(data.volatile_db),
+    persistentDb: convertPersistent(data.persistent_db, baseDir),
+    updateSource: convertUpdateSource(data.update_source),
     workerThreads: data.worker_threads ?? D.workerThreadsDefault(),
-    notYetSupported,
+    notYetSupported: [],
+    warnings,
   };
+  resolved.notYetSupported = [...new Set([...unusedPsJsonKeys(data), ...listedFields(resolved, 'psJson')])].sort();
+  return resolved;
 }
 
-type Flag = (path: string, given: boolean) => void;
-
-function convertModel(m: PsJsonModel, at: string, keyType: KeyType, baseDir: string, flag: Flag): ModelConfig {
-  const has = (key: keyof PsJsonModel) => m[key] !== undefined;
-  flag(`${at}.dense_file`, has('dense_file') && m.dense_file !== '');
-  flag(`${at}.network_file`, has('network_file') && m.network_file !== '');
-  for (const key of ['maxnum_des_feature_per_sample', 'num_of_worker_buffer_in_pool', 'num_of_refresher_buffer_in_pool',
-    'thread_pool_size', 'use_context_stream', 'label_dim', 'slot_num'] as const) {
-    flag(`${at}.${key}`, has(key));
-  }
-  flag(`${at}.use_static_table`, m.use_static_table === true);
-  flag(`${at}.embedding_cache_type`, has('embedding_cache_type') && m.embedding_cache_type !== 'dynamic');
+function convertModel(m: PsJsonModel, keyType: KeyType, baseDir: string): ModelConfig {
   return {
     name: m.model,
     tables: m.embedding_vecsize_per_table.map((dim, t) => ({
@@ -160,23 +154,12 @@ function convertModel(m: PsJsonModel, at: string, keyType: KeyType, baseDir: str
   };
 }
 
-function convertVolatile(v: PsJson['volatile_db'], flag: Flag): VolatileDbConfig {
+function convertVolatile(v: PsJson['volatile_db']): VolatileDbConfig {
   // HPS: no volatile_db block -> the struct default (parallel_hash_map); a block without `type` -> disabled.
   const type = v === undefined ? 'parallel_hash_map' : v.type === undefined ? 'disabled' : canonical(VOLATILE_TYPES, v.type);
   const given: NonNullable<typeof v> = v ?? {};
-  flag('volatile_db.type', type === 'multi_process_hash_map');
-  for (const key of ['algorithm', 'shared_memory_size', 'shared_memory_name', 'shared_memory_auto_remove', 'num_node_connections',
-    'tls_ca_certificate', 'tls_client_certificate', 'tls_client_key', 'tls_server_name_identification'] as const) {
-    flag(`volatile_db.${key}`, given[key] !== undefined);
-  }
-  flag('volatile_db.enable_tls', given.enable_tls === true);
-  flag('volatile_db.refresh_time_after_fetch', given.refresh_time_after_fetch === true);
-  flag('volatile_db.initialize_after_startup', given.initialize_after_startup === false);
-  flag('volatile_db.update_filters', given.update_filters !== undefined && !matchesAll(given.update_filters));
-  // Before 2023 HPS split max_batch_size into max_get/max_set_batch_size: the smaller one bounds both here.
-  const legacy = [given.max_get_batch_size, given.max_set_batch_size].filter((x): x is number => x !== undefined);
   return {
-    // The host arena serves the multi-process type inside one process (flagged above).
+    // The host arena serves the multi-process type inside one process (listed by ps-json-unused.ts).
     type: type === 'multi_process_hash_map' ? 'parallel_hash_map' : type,
     numPartitions: given.num_partitions ?? D.numPartitionsDefault(),
     allocationRate: given.allocation_rate ?? D.ALLOCATION_RATE,
@@ -185,19 +168,16 @@ function convertVolatile(v: PsJson['volatile_db'], flag: Flag): VolatileDbConfig
     overflowResolutionTarget: given.overflow_resolution_target ?? D.OVERFLOW_RESOLUTION_TARGET,
     initialCacheRate: given.initial_cache_rate ?? D.INITIAL_CACHE_RATE,
     cacheMissedEmbeddings: given.cache_missed_embeddings ?? D.CACHE_MISSED_EMBEDDINGS,
-    maxBatchSize: given.max_batch_size ?? (legacy.length > 0 ? Math.min(...legacy) : D.VOLATILE_MAX_BATCH_SIZE),
+    maxBatchSize: given.max_batch_size ?? D.VOLATILE_MAX_BATCH_SIZE,
     addresses: parseAddresses(given.address ?? D.REDIS_ADDRESS, D.REDIS_PORT, 'volatile_db.address', []),
     userName: given.user_name ?? D.REDIS_USER,
     password: given.password === undefined || given.password === '' ? null : given.password,
   };
 }
 
-function convertPersistent(p: PsJson['persistent_db'], baseDir: string, flag: Flag): PersistentDbConfig {
+function convertPersistent(p: PsJson['persistent_db'], baseDir: string): PersistentDbConfig {
   const given: NonNullable<typeof p> = p ?? {};
   const type = given.type === undefined ? 'disabled' : canonical(PERSISTENT_TYPES, given.type);
-  flag('persistent_db.num_threads', given.num_threads !== undefined);
-  flag('persistent_db.initialize_after_startup', given.initialize_after_startup === false);
-  flag('persistent_db.update_filters', given.update_filters !== undefined && !matchesAll(given.update_filters));
   const batch = given.max_batch_size ?? D.PERSISTENT_MAX_BATCH_SIZE;
   return {
     // rocks_db configs are served by LMDB.
@@ -209,13 +189,9 @@ function convertPersistent(p: PsJson['persistent_db'], baseDir: string, flag: Fl
   };
 }
 
-function convertUpdateSource(u: PsJson['update_source'], flag: Flag): UpdateSourceConfig | null {
+function convertUpdateSource(u: PsJson['update_source']): UpdateSourceConfig | null {
   const given: NonNullable<typeof u> = u ?? {};
   const type = given.type === undefined ? 'null' : canonical(UPDATE_SOURCE_TYPES, given.type);
-  flag('update_source.type', type === 'kafka_message_queue');
-  for (const key of ['metadata_refresh_interval_ms', 'receive_buffer_size', 'failure_backoff_ms', 'max_commit_interval'] as const) {
-    flag(`update_source.${key}`, given[key] !== undefined);
-  }
   if (type !== 'redis_stream') return null;
   return {
     type,

@@ -18,8 +18,13 @@ export interface ResolvedConfig {
   updateSource: UpdateSourceConfig | null;
   /** Lookup worker threads (piscina pool size); 0 serves everything inline on the calling thread. */
   workerThreads: number;
-  /** Parameters accepted but not yet implemented, as `path.to.key` strings; reported once at open. */
+  /**
+   * Keys accepted that have no effect yet, as key paths of the input (`models[0].max_batch_size` for a
+   * ps.json, `models[0].maxBatchSize` for typed options); reported once at open. coverage.ts decides.
+   */
   notYetSupported: string[];
+  /** Warnings about the input, one line each (unknown ps.json keys, ignored as HPS ignored them). */
+  warnings: string[];
 }
 
 export interface TableConfig {

@@ -1,7 +1,7 @@
 import { threadId } from 'node:worker_threads';
 import { HpsError } from '../errors.js';
-import { instantiateKernels } from '../wasm.js';
-import { HEADER_OFFSET, READ_FENCE, Stat, type HostKernels } from './kernels.js';
+import { instantiateKernels } from '../wasm/loader.js';
+import { HEADER_OFFSET, READ_FENCE, Stat, type HostKernels } from '../wasm/hostmap.js';
 
 const LOCK_INDEX = HEADER_OFFSET / 4;
 

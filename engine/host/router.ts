@@ -1,4 +1,4 @@
-import type { HostKernels } from './kernels.js';
+import type { HostKernels } from '../wasm/hostmap.js';
 
 /**
  * Where a chunk of keys is split by partition and put back in order, laid out in the calling thread's

@@ -1,7 +1,8 @@
 import { totalmem } from 'node:os';
 import { HpsError } from '../errors.js';
 import type { KeyType } from '../keys.js';
-import type { LmdbStore, TableMeta } from '../lmdb/lmdb-store.js';
+import type { LmdbStore } from '../lmdb/lmdb-store.js';
+import type { TableMeta } from '../lmdb/table-meta.js';
 import { fingerprintFiles } from './fingerprint.js';
 import { progressBar } from './progress.js';
 import { removeAbandonedRuns, SortedRuns, sortOrder } from './sorted-runs.js';

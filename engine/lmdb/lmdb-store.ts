@@ -7,22 +7,7 @@ import { KeyCodec, keyHalves } from './key-codec.js';
 import { currentOwner, describeOwner, isOwner, ownerAlive, type Owner } from './owner.js';
 import { StagedTable } from './staged-table.js';
 import { writeRows, type RowDatabase } from './write-rows.js';
-
-/** What the environment records about one table (in its `hps:meta` database). */
-export interface TableMeta {
-  name: string;
-  /** The named LMDB database holding the rows now; changes on every import (atomic swap). */
-  db: string;
-  dim: number;
-  keyType: KeyType;
-  /** Distinct keys stored. */
-  count: number;
-  /** Fingerprint of the files the table was imported from (sizes + mtimes), if any. */
-  fingerprint: string | null;
-  /** What it was imported from, for `info()`. */
-  source: string | null;
-  updatedAt: string;
-}
+import type { TableMeta } from './table-meta.js';
 
 export interface LmdbStoreOptions {
   /** Serving processes open read-only: every write is an HpsError READ_ONLY. */
@@ -172,7 +157,7 @@ export class LmdbStore {
   private freshRead<T>(table: string, read: (meta: TableMeta | undefined) => T): T {
     this.checkOpen();
     for (let attempt = 0; ; attempt++) {
-      (this.env as unknown as { resetReadTxn(): void }).resetReadTxn();
+      this.env.resetReadTxn();
       this.forgetMeta();
       const meta = this.table(table);
       if (meta && !this.rowDbs.has(meta.db)) {
@@ -285,7 +270,7 @@ export class LmdbStore {
       this.rowDb(dbName);
     });
     const db = this.rowDb(dbName);
-    return new StagedTable(this.codecs[shape.keyType], shape.dim, db, (abort) => {
+    const staged: StagedTable = new StagedTable(this.codecs[shape.keyType], shape.dim, db, (abort) => {
       this.forgetMeta();
       this.env.transactionSync(() => {
         const mine = this.metaDb().get(STAGING + dbName);
@@ -297,8 +282,14 @@ export class LmdbStore {
           this.dropStaging(STAGING + dbName);
           return;
         }
+        const count = entryCount(db);
+        if (count !== staged.stored) {
+          // Seen, rarely, when other processes open the environment writable during the import: a staged
+          // chunk was undone. Refuse to swap in a table with rows missing (docs/reliability.md).
+          throw new HpsError('IO', `model ${this.model} table ${name}: the staged import holds ${count} rows at commit, but its writes stored ${staged.stored}; the table is unchanged, import again`);
+        }
         const old = this.table(name);
-        const meta: TableMeta = { name, db: dbName, dim: shape.dim, keyType: shape.keyType, count: entryCount(db), fingerprint: shape.fingerprint, source: shape.source, updatedAt: new Date().toISOString() };
+        const meta: TableMeta = { name, db: dbName, dim: shape.dim, keyType: shape.keyType, count, fingerprint: shape.fingerprint, source: shape.source, updatedAt: new Date().toISOString() };
         this.metaDb().putSync(TABLE + name, meta);
         this.metaDb().removeSync(STAGING + dbName);
         if (old) this.dropRowDb(old.db);
@@ -306,6 +297,7 @@ export class LmdbStore {
       this.forgetMeta();
       return this.table(name)!;
     });
+    return staged;
   }
 
   /** Every row of `table` in ascending key order, `chunkRows` at a time (buffers reused between chunks). */

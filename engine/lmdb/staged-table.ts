@@ -1,5 +1,5 @@
 import type { KeyCodec } from './key-codec.js';
-import type { TableMeta } from './lmdb-store.js';
+import type { TableMeta } from './table-meta.js';
 import { writeRows, type AppendState, type RowDatabase } from './write-rows.js';
 
 /**
@@ -10,6 +10,8 @@ export class StagedTable {
   private readonly order: AppendState = { empty: true, hi: 0, lo: 0 };
   private done = false;
   rows = 0;
+  /** Distinct keys staged, as counted by the last write's own transaction. */
+  stored = 0;
 
   constructor(
     private readonly codec: KeyCodec,
@@ -23,14 +25,22 @@ export class StagedTable {
    * `order[j]` (or j) for j in [from, to).
    */
   write(keys: BigInt64Array, vectors: Float32Array, order: Uint32Array | null = null, from = 0, to = keys.length): void {
-    this.db.transactionSync(() => writeRows(this.db, this.codec, this.dim, keys, vectors, this.order, order, from, to));
+    this.db.transactionSync(() => {
+      writeRows(this.db, this.codec, this.dim, keys, vectors, this.order, order, from, to);
+      this.stored = (this.db.getStats() as { entryCount: number }).entryCount;
+    });
     this.rows += to - from;
   }
 
   /** Swaps the staged rows in as the table, dropping the previous rows, in one transaction. */
   commit(): TableMeta {
     this.done = true;
-    return this.finish(false)!;
+    try {
+      return this.finish(false)!;
+    } catch (e) {
+      this.done = false; // so that abort() still drops the staged rows
+      throw e;
+    }
   }
 
   /** Drops the staged rows; the table stays as it was. */

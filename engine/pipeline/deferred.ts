@@ -5,12 +5,12 @@
  * A failure is logged, since no request is left to fail by then.
  */
 export class DeferredWork {
-  private queue: (() => void)[] = [];
+  private queue: (() => void | Promise<unknown>)[] = [];
   private scheduled = false;
   private closed = false;
 
   /** Queues `work` (bound so it can be passed around as a function). */
-  readonly add = (work: () => void): void => {
+  readonly add = (work: () => void | Promise<unknown>): void => {
     if (this.closed) return;
     this.queue.push(work);
     if (this.scheduled) return;
@@ -29,9 +29,11 @@ export class DeferredWork {
     for (const w of work) {
       if (this.closed) return;
       try {
-        w();
+        // An asynchronous L1 (the GPU cache) answers later; its failure is reported the same way.
+        const done = w();
+        if (done) done.then(undefined, report);
       } catch (err) {
-        console.warn(`hps: a deferred cache insertion failed: ${err instanceof Error ? err.message : String(err)}`);
+        report(err);
       }
     }
   }
@@ -41,4 +43,8 @@ export class DeferredWork {
     this.closed = true;
     this.queue = [];
   }
+}
+
+function report(err: unknown): void {
+  console.warn(`hps: a deferred cache insertion failed: ${err instanceof Error ? err.message : String(err)}`);
 }

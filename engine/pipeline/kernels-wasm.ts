@@ -1,7 +1,6 @@
 import { HpsError } from '../errors.js';
-import {
-  instantiateKernels, newKernelMemory, KERNEL_RESERVED_BYTES, MAX_MEMORY_PAGES, WASM_PAGE_BYTES, type WasmKernels,
-} from '../wasm.js';
+import { instantiateKernels, type WasmKernels } from '../wasm/loader.js';
+import { newKernelMemory, KERNEL_RESERVED_BYTES, MAX_MEMORY_PAGES, WASM_PAGE_BYTES } from '../wasm/memory.js';
 
 /** How a pooled lookup combines the rows of one CSR row (HPS / TensorFlow semantics). */
 export type Combiner = 'sum' | 'mean' | 'sqrtn';

@@ -1,6 +1,7 @@
-import type { TableTiers, WriteTier } from './tiers.js';
+import type { CacheTier, TableTiers } from './tiers.js';
 import { emptyCounts, type TierCounts } from './counts.js';
 import { pickKeys, pickRows, placeRows, composePositions, fillRows } from './compact.js';
+import { driveSync, drive, type Steps } from './steps.js';
 
 /** What serving a set of distinct keys did: per-tier counts, and the positions found in no tier. */
 export interface Served {
@@ -9,69 +10,76 @@ export interface Served {
   notFound: Uint32Array;
 }
 
-const NONE = new Uint32Array(0);
+/** Takes work off the request path (see DeferredWork); a returned promise is awaited there. */
+export type Defer = (work: () => void | Promise<unknown>) => void;
 
 /**
- * Runs the lookup pipeline of DESIGN.md over unique keys, writing row i of `out` for keys[i]: L1, then
- * L2 and L3 for what L1 missed, then the default vector; fetched rows go into L1 (synchronously when the
- * batch's L1 hit rate is below the threshold, else deferred off the request path) and, with
- * `cacheMissedEmbeddings`, L3 hits into L2. `defer` takes the deferred work (see DeferredWork).
+ * Serves keys that L1 missed into `out` (L2, L3, defaults; inline or split over the workers), adding to
+ * `counts`. Resolves to the ascending positions found in no tier.
  */
-export function serveUnique(
-  tiers: TableTiers,
-  keys: BigInt64Array,
-  out: Float32Array,
-  defer: (work: () => void) => void,
-): Served {
+export type BelowL1 = (keys: BigInt64Array, out: Float32Array, counts: TierCounts) => Uint32Array | Promise<Uint32Array>;
+
+const NONE = new Uint32Array(0);
+
+/** serveSteps on the calling thread with every tier synchronous (the WASM L1 or none). */
+export function serveUnique(tiers: TableTiers, keys: BigInt64Array, out: Float32Array, defer: Defer): Served {
+  return driveSync(serveSteps(tiers, keys, out, defer, (k, o, c) => resolveBelowL1(tiers, k, o, c, defer)));
+}
+
+/**
+ * The lookup pipeline of docs/design.md over unique keys, writing row i of `out` for keys[i]: L1, then
+ * `below` for what L1 missed (L2, L3, the default vector). Rows found below go into L1 synchronously
+ * when the batch's L1 hit rate is below the threshold, else deferred off the request path; in HPS's
+ * approximate mode, at or above the threshold, misses get the default vector now and are fetched and
+ * cached afterwards. Whether L1 answers at once or with a promise, these rules are this one function
+ * (run it with `drive`).
+ */
+export function* serveSteps(
+  tiers: TableTiers, keys: BigInt64Array, out: Float32Array, defer: Defer, below: BelowL1,
+): Steps<Served> {
   const counts = emptyCounts();
   counts.unique = keys.length;
   if (keys.length === 0) return { counts, notFound: NONE };
-  const epoch = Atomics.load(tiers.epoch, 0);
-  const cacheFound = (tier: WriteTier, k: BigInt64Array, rows: Float32Array, notFound: Uint32Array) =>
-    insertFound(tiers, epoch, tier, k, rows, notFound);
-  if (!tiers.l1) return { counts, notFound: resolveBelowL1(tiers, keys, out, counts, cacheFound, defer) };
+  const l1 = tiers.l1;
+  if (!l1) return { counts, notFound: (yield below(keys, out, counts)) as Uint32Array };
 
+  const epoch = Atomics.load(tiers.epoch, 0);
   const t = process.hrtime.bigint();
-  const missed = tiers.l1.lookup(keys, out);
+  const missed = (yield l1.lookup(keys, out)) as Uint32Array;
   counts.l1Ns = Number(process.hrtime.bigint() - t);
   counts.l1Hits = keys.length - missed.length;
   if (missed.length === 0) return { counts, notFound: NONE };
 
   const hitRate = counts.l1Hits / keys.length;
-  const l1 = tiers.l1;
   const missedKeys = pickKeys(keys, missed);
   if (tiers.approximate && hitRate >= tiers.hitRateThreshold) {
     // HPS's approximate mode: answer with defaults now, fetch and cache the misses afterwards.
     fillRows(out, missed, tiers.dim, tiers.defaultValue);
     counts.defaults = missed.length;
-    defer(() => {
-      const rows = new Float32Array(missed.length * tiers.dim);
-      const notFound = resolveBelowL1(tiers, missedKeys, rows, emptyCounts(), cacheFound, defer);
-      cacheFound(l1, missedKeys, rows, notFound);
-    });
+    defer(() => drive(fetchAndCache(tiers, epoch, l1, missedKeys, below)));
     return { counts, notFound: missed };
   }
 
   const rows = new Float32Array(missed.length * tiers.dim);
-  const notFound = resolveBelowL1(tiers, missedKeys, rows, counts, cacheFound, defer);
+  const notFound = (yield below(missedKeys, rows, counts)) as Uint32Array;
   placeRows(rows, missed, out, tiers.dim);
-  if (hitRate < tiers.hitRateThreshold) cacheFound(l1, missedKeys, rows, notFound);
-  else defer(() => cacheFound(l1, missedKeys, rows, notFound));
+  if (hitRate < tiers.hitRateThreshold) yield* insertFound(tiers, epoch, l1, missedKeys, rows, notFound);
+  else defer(() => drive(insertFound(tiers, epoch, l1, missedKeys, rows, notFound)));
   return { counts, notFound: composePositions(missed, notFound) };
+}
+
+export function* fetchAndCache(tiers: TableTiers, epoch: number, l1: CacheTier, keys: BigInt64Array, below: BelowL1): Steps<void> {
+  const rows = new Float32Array(keys.length * tiers.dim);
+  const notFound = (yield below(keys, rows, emptyCounts())) as Uint32Array;
+  yield* insertFound(tiers, epoch, l1, keys, rows, notFound);
 }
 
 /**
  * L2, then L3, then defaults, for keys not in L1. Returns the ascending positions (into `keys`) found
  * in no tier, so that only real rows are cached above.
  */
-function resolveBelowL1(
-  tiers: TableTiers,
-  keys: BigInt64Array,
-  out: Float32Array,
-  counts: TierCounts,
-  cacheFound: (tier: WriteTier, keys: BigInt64Array, rows: Float32Array, notFound: Uint32Array) => void,
-  defer: (work: () => void) => void,
-): Uint32Array {
+export function resolveBelowL1(tiers: TableTiers, keys: BigInt64Array, out: Float32Array, counts: TierCounts, defer: Defer): Uint32Array {
+  const epoch = Atomics.load(tiers.epoch, 0);
   let missing: Uint32Array;
   if (tiers.l2) {
     const t = process.hrtime.bigint();
@@ -98,7 +106,7 @@ function resolveBelowL1(
       // caller's arrays): it gets its own copies.
       const k = all ? l3Keys.slice() : l3Keys;
       const rows = all ? l3Rows.slice() : l3Rows;
-      defer(() => cacheFound(l2, k, rows, l3Missing));
+      defer(() => driveSync(insertFound(tiers, epoch, l2, k, rows, l3Missing)));
     }
     missing = all ? l3Missing : composePositions(missing, l3Missing);
   }
@@ -113,10 +121,10 @@ function resolveBelowL1(
  * overlapped the fetch that produced them (the epoch was odd or moved): then whatever was inserted is
  * taken out again.
  */
-function insertFound(
-  tiers: TableTiers, epoch: number, tier: WriteTier,
+export function* insertFound(
+  tiers: TableTiers, epoch: number, tier: CacheTier,
   keys: BigInt64Array, rows: Float32Array, notFound: Uint32Array,
-): void {
+): Steps<void> {
   if (notFound.length === keys.length || (epoch & 1) === 1) return;
   let k = keys;
   let r = rows;
@@ -125,8 +133,8 @@ function insertFound(
     k = pickKeys(keys, found);
     r = pickRows(rows, found, tiers.dim);
   }
-  tier.insert(k, r);
-  if (Atomics.load(tiers.epoch, 0) !== epoch) tier.erase(k);
+  yield tier.insert(k, r);
+  if (Atomics.load(tiers.epoch, 0) !== epoch) yield tier.erase(k);
 }
 
 function allPositions(n: number): Uint32Array {

@@ -1,22 +1,23 @@
-import type { EmbeddingCache } from '../cache/types.js';
 import type { LookupPool } from '../pool/lookup-pool.js';
 import { SharedBuffers } from '../pool/shared-buffers.js';
 import type { RangeResult } from '../pool/protocol.js';
 import { TableStats } from '../stats/table-stats.js';
 import { addCounts, emptyCounts, type TierCounts } from './counts.js';
-import { fillRows, pickKeys, pickRows, placeRows } from './compact.js';
+import { pickKeys } from './compact.js';
 import type { PipelineKernels, Combiner } from './kernels-wasm.js';
-import { complement, serveUnique, warmingTiers, type Served } from './serve.js';
+import { resolveBelowL1, serveSteps, serveUnique, warmingTiers, type BelowL1, type Served } from './serve.js';
+import { drive } from './steps.js';
 import { DeferredWork } from './deferred.js';
 import { serveKeys } from './serve-keys.js';
-import { tiersOf, type TableParts, type TableSetup } from './table-setup.js';
+import { serveSmall } from './serve-small.js';
+import type { WasmEmbeddingCache } from '../cache/wasm-cache.js';
+import { isSyncCache, tiersOf, type TableParts, type TableSetup } from './table-setup.js';
 import type { TableTiers } from './tiers.js';
 
 export interface TableRuntimeOptions {
   setup: TableSetup;
-  /** This thread's tier objects (the WASM L1 in `parts.l1`, or a CUDA L1 in `cudaL1`). */
+  /** This thread's tier objects; `parts.l1` is the WASM cache or another EmbeddingCache (CUDA). */
   parts: TableParts;
-  cudaL1: EmbeddingCache | null;
   kernels: PipelineKernels;
   /** The worker pool and this table's index in its setup, when a pool runs. */
   pool: LookupPool | null;
@@ -26,17 +27,21 @@ export interface TableRuntimeOptions {
 }
 
 /**
- * One table's request path on the calling thread: dedup, L1 (WASM inline or CUDA asynchronously),
- * the lower tiers inline or in ranges on the worker pool, the scatter back to the caller's order, and
- * the table's writes and stats.
+ * One table's request path on the calling thread: dedup, L1, the lower tiers inline or in ranges on the
+ * worker pool, the scatter back to the caller's order, and the table's writes and stats. The rules are
+ * serveSteps's for every L1: a WASM L1 answers at once, on this thread and in the workers (each range
+ * goes through L1 where it is served); any other EmbeddingCache (the CUDA cache) is asked on this
+ * thread and awaited, and only what it missed goes below, inline or to the workers.
  */
 export class TableRuntime {
   readonly setup: TableSetup;
   readonly stats = new TableStats();
   private readonly parts: TableParts;
   private readonly tiers: TableTiers;
-  /** The same tiers without L1: what a cache refresh re-reads from. */
+  /** The same tiers without L1: what a cache refresh re-reads from, and what an awaited L1 missed goes to. */
   private readonly lowerTiers: TableTiers;
+  /** L1 answers synchronously (or there is none): the workers serve whole ranges, L1 included. */
+  private readonly syncL1: boolean;
   private readonly epoch: Int32Array;
   /** Deferred cache insertions; dropped once the table is closed. */
   private readonly deferred = new DeferredWork();
@@ -48,6 +53,7 @@ export class TableRuntime {
     this.parts = o.parts;
     this.tiers = tiersOf(o.setup, o.parts);
     this.lowerTiers = { ...this.tiers, l1: null };
+    this.syncL1 = isSyncCache(o.parts.l1);
     this.epoch = this.tiers.epoch;
   }
 
@@ -60,20 +66,37 @@ export class TableRuntime {
     this.deferred.drain();
     const t0 = process.hrtime.bigint();
     let counts: TierCounts;
-    if (this.o.cudaL1) {
-      // The GPU cache is asked from this thread for the distinct keys; what it misses goes below.
+    if (!this.syncL1) {
+      // The awaited L1 is asked once for each distinct key; the rows are scattered back afterwards.
       const { unique, inverse } = this.o.kernels.dedup(keys);
       const repeats = unique.length !== keys.length;
       const rows = repeats ? new Float32Array(unique.length * this.dim) : out;
-      counts = await this.serve(unique, rows, false);
+      counts = (await this.serve(unique, rows, false)).counts;
       if (repeats) this.o.kernels.scatter(rows, inverse, this.dim, out);
     } else if (this.splits(keys.length)) {
       counts = (await this.split(keys, out, false, false)).counts;
     } else {
-      counts = serveKeys(this.tiers, this.o.kernels, keys, out, this.deferred.add).counts;
+      counts = this.serveInline(keys, out);
     }
     this.stats.record(keys.length, counts, Number(process.hrtime.bigint() - t0));
   }
+
+  /**
+   * A request served on this thread with a synchronous L1: the small-batch path (serveSmall: one kernel
+   * call for dedup, L1 and the copies; nothing allocated when every key hits) when it fits the WASM L1's
+   * scratch, else dedup, serveUnique and the scatter.
+   */
+  private serveInline(keys: BigInt64Array, out: Float32Array): TierCounts {
+    const l1 = this.parts.l1 as WasmEmbeddingCache | null;
+    if (l1 !== null && keys.length <= l1.smallBatchKeys) {
+      serveSmall(this.tiers, l1, keys, out, this.deferred.add, this.smallCounts);
+      return this.smallCounts;
+    }
+    return serveKeys(this.tiers, this.o.kernels, keys, out, this.deferred.add).counts;
+  }
+
+  /** The counts of a small-batch request, reused: that path allocates nothing when every key hits. */
+  private readonly smallCounts = emptyCounts();
 
   /**
    * Pooled lookup: row r of `out` combines the vectors of keys offsets[r]..offsets[r+1] (CSR) with
@@ -83,12 +106,39 @@ export class TableRuntime {
     this.deferred.drain();
     const t0 = process.hrtime.bigint();
     const { unique, inverse } = this.o.kernels.dedup(keys);
-    const inline = !this.o.cudaL1 && !this.splits(unique.length);
+    const inline = this.syncL1 && !this.splits(unique.length);
     // Inline, nothing runs between the serve and the pooling, so one scratch buffer serves every request.
     const rows = inline ? this.scratchRows(unique.length) : new Float32Array(unique.length * this.dim);
-    const counts = inline ? serveUnique(this.tiers, unique, rows, this.deferred.add).counts : await this.serve(unique, rows, false);
+    const counts = (inline ? serveUnique(this.tiers, unique, rows, this.deferred.add) : await this.serve(unique, rows, false)).counts;
     this.o.kernels.pool(rows, inverse, offsets, this.dim, combiner, weights, out);
     this.stats.record(keys.length, counts, Number(process.hrtime.bigint() - t0));
+  }
+
+  /**
+   * lookup() finished before it returns, on the calling thread: no worker pool, no GPU (a CUDA L1's
+   * calls are asynchronous). For small batches where a promise does not fit, e.g. a TF.js layer's call().
+   */
+  lookupSync(keys: BigInt64Array, out: Float32Array): void {
+    this.deferred.drain();
+    const t0 = process.hrtime.bigint();
+    const counts = this.serveInline(keys, out);
+    this.stats.record(keys.length, counts, Number(process.hrtime.bigint() - t0));
+  }
+
+  /** lookupPooled() on the calling thread, synchronously, with lookupSync's limits. */
+  lookupPooledSync(keys: BigInt64Array, offsets: Uint32Array, combiner: Combiner, weights: Float32Array | null, out: Float32Array): void {
+    this.deferred.drain();
+    const t0 = process.hrtime.bigint();
+    const { unique, inverse } = this.o.kernels.dedup(keys);
+    const rows = this.scratchRows(unique.length);
+    const { counts } = serveUnique(this.tiers, unique, rows, this.deferred.add);
+    this.o.kernels.pool(rows, inverse, offsets, this.dim, combiner, weights, out);
+    this.stats.record(keys.length, counts, Number(process.hrtime.bigint() - t0));
+  }
+
+  /** Whether lookups can run synchronously: not with an awaited L1 (the CUDA cache's calls are asynchronous). */
+  get servesSync(): boolean {
+    return this.syncL1;
   }
 
   /** Whether a request of `keys` keys is split across the worker pool. */
@@ -123,8 +173,7 @@ export class TableRuntime {
       if (store) store.put(this.setup.table, keys, vectors);
       this.parts.l2?.insert(keys, vectors);
     }, async () => {
-      if (this.parts.l1) this.parts.l1.updateSync(keys, vectors);
-      if (this.o.cudaL1) await this.o.cudaL1.update(keys, vectors);
+      await this.parts.l1?.update(keys, vectors);
     });
   }
 
@@ -135,16 +184,14 @@ export class TableRuntime {
       if (store) store.erase(this.setup.table, keys);
       this.parts.l2?.erase(keys);
     }, async () => {
-      this.parts.l1?.eraseSync(keys);
-      if (this.o.cudaL1) await this.o.cudaL1.erase(keys);
+      await this.parts.l1?.erase(keys);
     });
   }
 
   /** Empties L1 and L2 (after the table was replaced below them), as one write. */
   async clearCaches(): Promise<void> {
     await this.write(new BigInt64Array(0), () => this.parts.l2?.clear(), async () => {
-      this.parts.l1?.clearSync();
-      await this.o.cudaL1?.clear();
+      await this.parts.l1?.clear();
     });
   }
 
@@ -153,7 +200,7 @@ export class TableRuntime {
    * each call) from the lower tiers and rewrites them in L1; keys found nowhere any more are dropped.
    */
   async refreshStep(fraction: number, cursor: number): Promise<number> {
-    const l1 = this.o.cudaL1 ?? this.parts.l1;
+    const l1 = this.parts.l1;
     if (!l1) return 0;
     const all = await l1.dump();
     if (all.length === 0) return 0;
@@ -173,7 +220,6 @@ export class TableRuntime {
 
   async close(): Promise<void> {
     this.deferred.close();
-    await this.o.cudaL1?.close();
     await this.parts.l1?.close();
     this.parts.l2?.close();
   }
@@ -186,8 +232,7 @@ export class TableRuntime {
     } catch (err) {
       // L3 is the truth: whatever happened above it, drop the keys from the caches so none is stale.
       try {
-        this.parts.l1?.eraseSync(keys);
-        if (this.o.cudaL1) await this.o.cudaL1.erase(keys);
+        await this.parts.l1?.erase(keys);
         if (this.parts.store) this.parts.l2?.erase(keys);
       } catch { /* the original error is the one to report */ }
       throw err;
@@ -197,60 +242,22 @@ export class TableRuntime {
   }
 
   /**
-   * Serves distinct keys into `rows`, with the CUDA L1 first when there is one. `warm` (prefetch)
-   * caches every fetched row at once, in L1 and L2.
+   * Serves distinct keys into `rows` by serveSteps: L1 on this thread, then what it missed inline or
+   * split over the workers. `warm` (prefetch) caches every fetched row at once, in L1 and L2.
    */
-  private async serve(unique: BigInt64Array, rows: Float32Array, warm: boolean): Promise<TierCounts> {
+  private async serve(unique: BigInt64Array, rows: Float32Array, warm: boolean): Promise<Served> {
     const tiers = warm ? warmingTiers(this.tiers) : this.tiers;
-    const cuda = this.o.cudaL1;
-    if (!cuda) return (await this.serveLower(unique, rows, tiers, warm)).counts;
-    const counts = emptyCounts();
-    counts.unique = unique.length;
-    const t = process.hrtime.bigint();
-    const missed = await cuda.query(unique, rows);
-    counts.l1Ns = Number(process.hrtime.bigint() - t);
-    counts.l1Hits = unique.length - missed.length;
-    if (missed.length === 0) return counts;
-
-    // The WASM path's rules (serveUnique), with the GPU cache's asynchronous calls.
-    const missedKeys = pickKeys(unique, missed);
-    const epoch = Atomics.load(this.epoch, 0);
-    const deferred = counts.l1Hits / unique.length >= tiers.hitRateThreshold;
-    const lowerTiers = { ...tiers, l1: null };
-    const cacheFetched = async (fetched: Float32Array, notFound: Uint32Array) => {
-      if ((epoch & 1) === 1 || notFound.length === missedKeys.length) return;
-      const found = notFound.length === 0 ? null : complement(notFound, missedKeys.length);
-      const k = found ? pickKeys(missedKeys, found) : missedKeys;
-      await cuda.insert(k, found ? pickRows(fetched, found, this.dim) : fetched);
-      if (Atomics.load(this.epoch, 0) !== epoch) await cuda.erase(k);
-    };
-    const later = (work: () => Promise<void>) => this.deferred.add(() => {
-      work().catch((err) => console.warn(`hps: a deferred GPU cache insertion failed: ${(err as Error).message}`));
-    });
-    if (tiers.approximate && deferred) {
-      fillRows(rows, missed, this.dim, tiers.defaultValue);
-      counts.defaults = missed.length;
-      later(async () => {
-        const fetched = new Float32Array(missed.length * this.dim);
-        const { notFound } = await this.serveLower(missedKeys, fetched, lowerTiers, warm);
-        await cacheFetched(fetched, notFound);
+    if (this.syncL1 && this.splits(unique.length)) return this.split(unique, rows, true, warm);
+    const lower = { ...tiers, l1: null };
+    const below: BelowL1 = (keys, out, counts) => {
+      if (!this.splits(keys.length)) return resolveBelowL1(lower, keys, out, counts, this.deferred.add);
+      return this.split(keys, out, true, warm).then((served) => {
+        served.counts.unique = 0;
+        addCounts(counts, served.counts);
+        return served.notFound;
       });
-      return counts;
-    }
-    const fetched = new Float32Array(missed.length * this.dim);
-    const lower = await this.serveLower(missedKeys, fetched, lowerTiers, warm);
-    lower.counts.unique = 0;
-    addCounts(counts, lower.counts);
-    placeRows(fetched, missed, rows, this.dim);
-    if (deferred) later(() => cacheFetched(fetched, lower.notFound));
-    else await cacheFetched(fetched, lower.notFound);
-    return counts;
-  }
-
-  /** The synchronous pipeline over distinct keys, inline for small requests, split across the workers for large ones. */
-  private async serveLower(unique: BigInt64Array, rows: Float32Array, tiers: TableTiers, warm: boolean): Promise<Served> {
-    if (!this.splits(unique.length)) return serveUnique(tiers, unique, rows, this.deferred.add);
-    return this.split(unique, rows, true, warm);
+    };
+    return drive(serveSteps(tiers, unique, rows, this.deferred.add, below));
   }
 
   /**
@@ -290,7 +297,9 @@ export class TableRuntime {
     let own: Served | null = null;
     let ownError: unknown = null;
     try {
-      const tiers = warm ? warmingTiers(this.tiers) : this.tiers;
+      // This thread serves its range as a worker does: with L1 only where the workers share it.
+      const base = this.syncL1 ? this.tiers : this.lowerTiers;
+      const tiers = warm ? warmingTiers(base) : base;
       const k = keys.subarray(0, step);
       const o = out.subarray(0, step * dim);
       own = distinct ? serveUnique(tiers, k, o, this.deferred.add) : serveKeys(tiers, this.o.kernels, k, o, this.deferred.add);

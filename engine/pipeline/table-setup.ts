@@ -1,7 +1,8 @@
 import { WasmEmbeddingCache, type WasmCacheHandle } from '../cache/wasm-cache.js';
 import { HostArena, type HostArenaHandle } from '../host/host-arena.js';
 import { LmdbStore } from '../lmdb/lmdb-store.js';
-import type { TableTiers, WriteTier } from './tiers.js';
+import type { EmbeddingCache } from '../cache/types.js';
+import type { CacheTier, TableTiers } from './tiers.js';
 
 /**
  * Everything a thread needs to serve one table: structured-cloneable, so it travels to lookup workers
@@ -16,7 +17,7 @@ export interface TableSetup {
   hitRateThreshold: number;
   approximate: boolean;
   cacheMissedEmbeddings: boolean;
-  /** The WASM L1 cache, when L1 is on the CPU (a CUDA L1 is queried by the calling thread only). */
+  /** The WASM L1 cache, shared with the workers; null when L1 is another cache (CUDA: the calling thread's). */
   l1: WasmCacheHandle | null;
   l2: HostArenaHandle | null;
   /** The LMDB root folder (the model's environment is `<root>/<model>`), when L3 is enabled. */
@@ -27,7 +28,8 @@ export interface TableSetup {
 
 /** The tier objects a thread has for one table. */
 export interface TableParts {
-  l1: WasmEmbeddingCache | null;
+  /** The WASM cache (answers at once, on any thread) or another EmbeddingCache (CUDA: awaited). */
+  l1: EmbeddingCache | null;
   l2: HostArena | null;
   store: LmdbStore | null;
 }
@@ -35,6 +37,7 @@ export interface TableParts {
 /** The pipeline's view of a table's tiers, over tier objects this thread holds. */
 export function tiersOf(setup: TableSetup, parts: TableParts): TableTiers {
   const { l1, l2, store } = parts;
+  const epoch = new Int32Array(setup.epoch);
   return {
     dim: setup.dim,
     defaultValue: setup.defaultValue,
@@ -45,7 +48,7 @@ export function tiersOf(setup: TableSetup, parts: TableParts): TableTiers {
     hitRateThreshold: setup.hitRateThreshold,
     approximate: setup.approximate,
     cacheMissedEmbeddings: setup.cacheMissedEmbeddings,
-    epoch: new Int32Array(setup.epoch),
+    epoch,
   };
 }
 
@@ -67,10 +70,22 @@ export function attachTable(setup: TableSetup, stores: Map<string, LmdbStore>): 
   });
 }
 
-function cacheTier(cache: WasmEmbeddingCache): WriteTier {
+/** Whether the pipeline can call `cache` synchronously (and the workers share it). */
+export function isSyncCache(cache: EmbeddingCache | null): cache is WasmEmbeddingCache | null {
+  return cache === null || cache instanceof WasmEmbeddingCache;
+}
+
+function cacheTier(cache: EmbeddingCache): CacheTier {
+  if (cache instanceof WasmEmbeddingCache) {
+    return {
+      lookup: (keys, out) => cache.querySync(keys, out),
+      insert: (keys, vectors) => cache.insertSync(keys, vectors),
+      erase: (keys) => cache.eraseSync(keys),
+    };
+  }
   return {
-    lookup: (keys, out) => cache.querySync(keys, out),
-    insert: (keys, vectors) => cache.insertSync(keys, vectors),
-    erase: (keys) => cache.eraseSync(keys),
+    lookup: (keys, out) => cache.query(keys, out),
+    insert: (keys, vectors) => cache.insert(keys, vectors),
+    erase: (keys) => cache.erase(keys),
   };
 }

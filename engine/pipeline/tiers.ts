@@ -15,10 +15,20 @@ export interface WriteTier extends ReadTier {
   erase(keys: BigInt64Array): number;
 }
 
+/**
+ * L1 as the pipeline sees it: the WASM cache answers at once (a WriteTier), the CUDA cache or any other
+ * EmbeddingCache with promises. The pipeline's rules are the same for both (see steps.ts).
+ */
+export interface CacheTier {
+  lookup(keys: BigInt64Array, out: Float32Array): Uint32Array | Promise<Uint32Array>;
+  insert(keys: BigInt64Array, vectors: Float32Array): void | Promise<void>;
+  erase(keys: BigInt64Array): number | Promise<number>;
+}
+
 export interface TableTiers {
   dim: number;
   defaultValue: number;
-  l1: WriteTier | null;
+  l1: CacheTier | null;
   l2: WriteTier | null;
   l3: ReadTier | null;
   /** `hit_rate_threshold`: below it, L1 insertion of fetched rows is synchronous; at or above, deferred. */

@@ -1,6 +1,6 @@
 /**
  * Typed signatures of the pipeline kernels exported by wasm/hps.wasm (wasm/pipeline.c). Pointers are
- * byte offsets into a thread-local kernel memory. Used only by kernels-wasm.ts.
+ * byte offsets into a thread-local kernel memory. Used only by engine/pipeline/kernels-wasm.ts.
  */
 export interface PipelineKernelExports {
   /** Dedup in order of first occurrence; returns the unique count. `mask + 1` is the table size (a power of two > n). */

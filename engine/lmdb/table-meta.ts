@@ -1,0 +1,17 @@
+import type { KeyType } from '../keys.js';
+
+/** What the environment records about one table (in its `hps:meta` database). */
+export interface TableMeta {
+  name: string;
+  /** The named LMDB database holding the rows now; changes on every import (atomic swap). */
+  db: string;
+  dim: number;
+  keyType: KeyType;
+  /** Distinct keys stored. */
+  count: number;
+  /** Fingerprint of the files the table was imported from (sizes + mtimes), if any. */
+  fingerprint: string | null;
+  /** What it was imported from, for `info()`. */
+  source: string | null;
+  updatedAt: string;
+}
