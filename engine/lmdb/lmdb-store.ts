@@ -4,6 +4,7 @@ import { open, type Database, type RootDatabase } from 'lmdb';
 import { HpsError } from '../errors.js';
 import { normalizeKeys, type KeyType } from '../keys.js';
 import { KeyCodec, keyHalves } from './key-codec.js';
+import { removeAbandonedRuns } from './abandoned-runs.js';
 import { currentOwner, describeOwner, isOwner, ownerAlive, type Owner } from './owner.js';
 import { StagedTable } from './staged-table.js';
 import { writeRows, type RowDatabase } from './write-rows.js';
@@ -79,7 +80,10 @@ export class LmdbStore {
       if (!readOnly) throw new HpsError('IO', `model ${model}: cannot open ${META_DB} in ${path}: ${(e as Error).message}`, { cause: e });
     }
     const store = new LmdbStore(model, path, readOnly, env, meta);
-    if (!readOnly) store.dropAbandonedStaging();
+    if (!readOnly) {
+      store.dropAbandonedStaging();
+      removeAbandonedRuns(path);
+    }
     return store;
   }
 
