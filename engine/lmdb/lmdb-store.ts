@@ -274,7 +274,7 @@ export class LmdbStore {
       this.rowDb(dbName);
     });
     const db = this.rowDb(dbName);
-    const staged: StagedTable = new StagedTable(this.codecs[shape.keyType], shape.dim, db, (abort) => {
+    return new StagedTable(this.codecs[shape.keyType], shape.dim, db, (abort) => {
       this.forgetMeta();
       this.env.transactionSync(() => {
         const mine = this.metaDb().get(STAGING + dbName);
@@ -287,11 +287,6 @@ export class LmdbStore {
           return;
         }
         const count = entryCount(db);
-        if (count !== staged.stored) {
-          // Seen, rarely, when other processes open the environment writable during the import: a staged
-          // chunk was undone. Refuse to swap in a table with rows missing (docs/reliability.md).
-          throw new HpsError('IO', `model ${this.model} table ${name}: the staged import holds ${count} rows at commit, but its writes stored ${staged.stored}; the table is unchanged, import again`);
-        }
         const old = this.table(name);
         const meta: TableMeta = { name, db: dbName, dim: shape.dim, keyType: shape.keyType, count, fingerprint: shape.fingerprint, source: shape.source, updatedAt: new Date().toISOString() };
         this.metaDb().putSync(TABLE + name, meta);
@@ -301,7 +296,6 @@ export class LmdbStore {
       this.forgetMeta();
       return this.table(name)!;
     });
-    return staged;
   }
 
   /** Every row of `table` in ascending key order, `chunkRows` at a time (buffers reused between chunks). */

@@ -10,8 +10,6 @@ export class StagedTable {
   private readonly order: AppendState = { empty: true, hi: 0, lo: 0 };
   private done = false;
   rows = 0;
-  /** Distinct keys staged, as counted by the last write's own transaction. */
-  stored = 0;
 
   constructor(
     private readonly codec: KeyCodec,
@@ -25,10 +23,7 @@ export class StagedTable {
    * `order[j]` (or j) for j in [from, to).
    */
   write(keys: BigInt64Array, vectors: Float32Array, order: Uint32Array | null = null, from = 0, to = keys.length): void {
-    this.db.transactionSync(() => {
-      writeRows(this.db, this.codec, this.dim, keys, vectors, this.order, order, from, to);
-      this.stored = (this.db.getStats() as { entryCount: number }).entryCount;
-    });
+    this.db.transactionSync(() => writeRows(this.db, this.codec, this.dim, keys, vectors, this.order, order, from, to));
     this.rows += to - from;
   }
 
