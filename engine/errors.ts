@@ -16,6 +16,8 @@ export type HpsErrorCode =
   | 'WORKER_DIED'
   | 'NO_GPU'
   | 'CAPACITY'
+  | 'BUSY'
+  | 'CORRUPT'
   | 'IO'
   // Raised by the network server (server/): a malformed request, a missing or wrong token, not ready yet.
   | 'BAD_REQUEST'

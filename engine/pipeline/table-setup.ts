@@ -3,7 +3,7 @@ import { HostArena, type HostArenaHandle } from '../host/host-arena.js';
 import { LmdbStore } from '../lmdb/lmdb-store.js';
 import { keyOrder } from './key-order.js';
 import type { EmbeddingCache } from '../cache/types.js';
-import type { CacheTier, ReadTier, RemoteTier, TableTiers } from './tiers.js';
+import type { CacheTier, RemoteTier, TableTiers } from './tiers.js';
 
 /**
  * Everything a thread needs to serve one table: structured-cloneable, so it travels to lookup workers
@@ -46,8 +46,8 @@ export function tiersOf(setup: TableSetup, parts: TableParts): TableTiers {
     defaultValue: setup.defaultValue,
     l1: l1 ? cacheTier(l1) : null,
     l2,
-    // A read-only store may lack the table (never imported): then the table has no L3.
-    l3: store && store.table(setup.table) ? storeTier(store, setup.table, epoch) : null,
+    // A read-only store may lack the table until its first import: every key misses L3 until then.
+    l3: store ? { lookup: (keys, out) => readInKeyOrder(store, setup.table, keys, out) } : null,
     hitRateThreshold: setup.hitRateThreshold,
     approximate: setup.approximate,
     cacheMissedEmbeddings: setup.cacheMissedEmbeddings,
@@ -56,24 +56,13 @@ export function tiersOf(setup: TableSetup, parts: TableParts): TableTiers {
 }
 
 /**
- * L3 reads of one table, with a fresh LMDB snapshot after every write to the table (from any thread).
- * A batch is read in key order (keyOrder); the rows still land at their positions and the missing
- * positions come back ascending.
+ * L3 reads of a batch in key order (keyOrder): consecutive B-tree descents share their upper pages. The
+ * rows still land at their positions and the missing positions come back ascending.
  */
-function storeTier(store: LmdbStore, table: string, epoch: Int32Array): ReadTier {
-  let seen = Atomics.load(epoch, 0);
-  return {
-    lookup: (keys, out) => {
-      const now = Atomics.load(epoch, 0);
-      if (now !== seen) {
-        store.renewReads();
-        seen = now;
-      }
-      if (keys.length < 2) return store.get(table, keys, out);
-      const missing = store.get(table, keys, out, keyOrder(keys));
-      return missing.length > 1 ? missing.sort() : missing;
-    },
-  };
+function readInKeyOrder(store: LmdbStore, table: string, keys: BigInt64Array, out: Float32Array): Uint32Array {
+  if (keys.length < 2) return store.getIfTable(table, keys, out);
+  const missing = store.getIfTable(table, keys, out, keyOrder(keys));
+  return missing.length > 1 ? missing.sort() : missing;
 }
 
 /**
