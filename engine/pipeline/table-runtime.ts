@@ -22,6 +22,8 @@ export interface TableRuntimeOptions {
   poolIndex: number;
   /** Requests of at least this many keys are split between the calling thread and the pool's workers. */
   splitMinKeys: number;
+  /** Where warnings go (OpenOptions.warn). */
+  warn: (line: string) => void;
 }
 
 /**
@@ -42,11 +44,12 @@ export class TableRuntime {
   private readonly syncL1: boolean;
   private readonly epoch: Int32Array;
   /** Deferred cache insertions; dropped once the table is closed. */
-  private readonly deferred = new DeferredWork();
+  private readonly deferred: DeferredWork;
   /** Key and row buffers of requests split across the workers, reused. */
   private readonly shared = new SharedBuffers();
 
   constructor(private readonly o: TableRuntimeOptions) {
+    this.deferred = new DeferredWork(o.warn);
     this.setup = o.setup;
     this.parts = o.parts;
     this.tiers = tiersOf(o.setup, o.parts);
