@@ -11,8 +11,6 @@ import type { TableParts, TableSetup } from './pipeline/table-setup.js';
 export interface BuiltTable {
   setup: TableSetup;
   parts: TableParts;
-  /** Keys loaded into L2 and L1 at open. */
-  warmed: { l2: number; l1: number };
 }
 
 /** The smallest L1 worth having: a few sets of the WASM cache. */
@@ -61,7 +59,7 @@ export async function buildTable(
     });
   }
 
-  const warmed = await warmUp(table, store, sparse, l2, l1, store ? v.initialCacheRate : 1);
+  await warmUp(table, store, sparse, l2, l1, store ? v.initialCacheRate : 1);
   return {
     setup: {
       model: model.name,
@@ -78,11 +76,10 @@ export async function buildTable(
       epoch: new SharedArrayBuffer(4),
     },
     parts: { l1, l2, store },
-    warmed,
   };
 }
 
-/** Loads the first `rate` of the table's rows into L2 and the first rows L1 can hold into L1. */
+/** Loads the first `rate` of the table's rows into L2 and the first rows L1 can hold into L1; returns how many each got. */
 export async function warmUp(
   table: TableConfig, store: LmdbStore | null, sparse: ImportSource | null,
   l2: HostArena | null, l1: EmbeddingCache | null, rate: number,

@@ -133,6 +133,10 @@ export class ParameterServer {
    * `sparseFile` (HugeCTR folder) is new or changed since the last open are imported into LMDB first.
    */
   static async open(config: string | HpsOptions | object, options: OpenOptions = {}): Promise<ParameterServer> {
+    const splitMinKeys = options.splitMinKeys ?? SPLIT_MIN_KEYS;
+    if (!(Number.isInteger(splitMinKeys) && splitMinKeys >= 1) && splitMinKeys !== Infinity) {
+      throw badArgument('OpenOptions.splitMinKeys', 'an integer >= 1 (keys), or Infinity to never split', splitMinKeys);
+    }
     const resolved = await loadConfig(config, { strict: options.strict });
     const warn = once(options.warn ?? console.warn);
     for (const line of resolved.warnings) warn(`hps: ${line}`);
@@ -165,7 +169,6 @@ export class ParameterServer {
       throw e;
     }
     const kernels = new PipelineKernels();
-    const splitMinKeys = options.splitMinKeys ?? SPLIT_MIN_KEYS;
     let poolIndex = 0;
     const models = new Map<string, ModelEntry>(opened.map((m) => [m.config.name, {
       config: m.config,

@@ -261,8 +261,10 @@ export class TableRuntime {
 
   private async splitAdmitted(pool: LookupPool, keys: BigInt64Array, out: Float32Array, distinct: boolean, warm: boolean): Promise<Served> {
     const dim = this.dim;
-    const ranges = Math.min(pool.threads + 1, Math.ceil(keys.length / (this.o.splitMinKeys / 2)));
-    const step = Math.ceil(keys.length / ranges);
+    // At least one key per range: ranges past the end would hand workers nothing to do (or less).
+    const wanted = Math.min(pool.threads + 1, keys.length, Math.ceil(keys.length / (this.o.splitMinKeys / 2)));
+    const step = Math.ceil(keys.length / wanted);
+    const ranges = Math.ceil(keys.length / step);
     const keysShared = this.shared.take(keys.byteLength);
     new BigInt64Array(keysShared, 0, keys.length).set(keys);
     const direct = out.buffer instanceof SharedArrayBuffer;
