@@ -11,6 +11,7 @@ import { buildTable, warmUp, type BuiltTable } from './build-table.js';
 import { PipelineKernels, type Combiner } from './pipeline/kernels-wasm.js';
 import { TableRuntime } from './pipeline/table-runtime.js';
 import { LookupPool } from './pool/lookup-pool.js';
+import { ModelUsage } from './model-usage.js';
 import type { TableStatsSnapshot } from './stats/table-stats.js';
 import type { CacheStats, EmbeddingCache, L1Spec } from './cache/types.js';
 import { WasmEmbeddingCache } from './cache/wasm-cache.js';
@@ -90,6 +91,8 @@ export interface ServerInfo {
 
 interface TableEntry {
   readonly config: TableConfig;
+  /** The model's operations in flight (shared by its tables). */
+  readonly usage: ModelUsage;
   readonly index: number;
   readonly dim: number;
   readonly runtime: TableRuntime;
@@ -100,6 +103,18 @@ interface ModelEntry {
   readonly config: ModelConfig;
   readonly store: LmdbStore | null;
   readonly tables: TableEntry[];
+  /** This model's worker pool: each model has its own, so that a reload can replace it. */
+  readonly pool: LookupPool | null;
+  readonly usage: ModelUsage;
+}
+
+/** What opening a model needs, kept for reloads. */
+interface OpenContext {
+  options: OpenOptions;
+  warn: (line: string) => void;
+  log: (line: string) => void;
+  kernels: PipelineKernels;
+  splitMinKeys: number;
 }
 
 /** HPS's SparseLookupLayer combines with `mean` unless told otherwise. */
@@ -118,12 +133,15 @@ export class ParameterServer {
   private closed = false;
   private readonly timers: NodeJS.Timeout[] = [];
 
+  /** Reloads in progress, by model: writes to the model wait for them. */
+  private readonly reloads = new Map<string, Promise<void>>();
+
   private constructor(
     readonly config: ResolvedConfig,
     private readonly models: Map<string, ModelEntry>,
     private readonly importsAtOpen: ImportReport[],
-    private readonly pool: LookupPool | null,
-    private readonly warn: (line: string) => void,
+    private readonly source: string | HpsOptions | object,
+    private readonly context: OpenContext,
   ) {
     this.startRefresh();
   }
@@ -143,45 +161,22 @@ export class ParameterServer {
     if (resolved.notYetSupported.length > 0) {
       warn(`hps: accepted but not yet supported (no effect yet): ${resolved.notYetSupported.join(', ')}`);
     }
-    const opened: OpenedModel[] = [];
+    const context: OpenContext = {
+      options,
+      warn,
+      log: once(options.log ?? ((line) => process.stderr.write(`${line}\n`))),
+      kernels: new PipelineKernels(),
+      splitMinKeys,
+    };
     const imports: ImportReport[] = [];
-    let pool: LookupPool | null = null;
+    const models = new Map<string, ModelEntry>();
     try {
-      for (const model of resolved.models) {
-        opened.push(await openModel(resolved, model, imports, options, warn, once(options.log ?? ((line) => process.stderr.write(`${line}\n`)))));
-      }
-      const setups = opened.flatMap((m) => m.tables.map((t) => t.built.setup));
-      if (resolved.workerThreads > 0 && setups.length > 0) {
-        const parts = opened.flatMap((m) => m.tables.map((t) => t.built.parts));
-        pool = new LookupPool({
-          threads: resolved.workerThreads,
-          setup: { tables: setups },
-          onWorkerExit: (threadId) => {
-            for (const { l1, l2 } of parts) {
-              if (l1 instanceof WasmEmbeddingCache) l1.releaseThread(threadId);
-              l2?.releaseThread(threadId);
-            }
-          },
-        });
-      }
+      for (const model of resolved.models) models.set(model.name, await openEntry(resolved, model, imports, context));
     } catch (e) {
-      await closeOpened(opened);
+      for (const m of models.values()) await closeEntry(m);
       throw e;
     }
-    const kernels = new PipelineKernels();
-    let poolIndex = 0;
-    const models = new Map<string, ModelEntry>(opened.map((m) => [m.config.name, {
-      config: m.config,
-      store: m.store,
-      tables: m.tables.map((t) => ({
-        config: t.config,
-        index: t.index,
-        dim: t.config.dim,
-        built: t.built,
-        runtime: new TableRuntime({ ...t.built, kernels, pool, poolIndex: poolIndex++, splitMinKeys, warn }),
-      })),
-    }]));
-    return new ParameterServer(resolved, models, imports, pool, warn);
+    return new ParameterServer(resolved, models, imports, config, context);
   }
 
   /**
@@ -192,7 +187,7 @@ export class ParameterServer {
     const entry = this.table(model, table);
     const normalized = normalizeKeys(keys, entry.config.keyType, 'keys');
     const output = checkOutput(out, normalized.length, entry.dim, 'out', model, entry.config.name);
-    await entry.runtime.lookup(normalized, output);
+    await entry.usage.track(entry.runtime.lookup(normalized, output));
     return output;
   }
 
@@ -214,7 +209,7 @@ export class ParameterServer {
       const keys = normalizeKeys(spec.keys, entry.config.keyType, `specs[${i}].keys`);
       return { entry, keys, out: checkOutput(spec.out, keys.length, entry.dim, `specs[${i}].out`, model, entry.config.name) };
     });
-    await Promise.all(planned.map(({ entry, keys, out }) => entry.runtime.lookup(keys, out)));
+    await Promise.all(planned.map(({ entry, keys, out }) => entry.usage.track(entry.runtime.lookup(keys, out))));
     return planned.map((p) => p.out);
   }
 
@@ -225,7 +220,7 @@ export class ParameterServer {
    */
   async lookupPooled(model: string, table: string | number, keys: KeyInput, offsets: Uint32Array | readonly number[], options: PooledLookupOptions = {}): Promise<Float32Array> {
     const { entry, normalized, csr, out, combiner } = this.planPooled(model, table, keys, offsets, options);
-    await entry.runtime.lookupPooled(normalized, csr, combiner, options.weights ?? null, out);
+    await entry.usage.track(entry.runtime.lookupPooled(normalized, csr, combiner, options.weights ?? null, out));
     return out;
   }
 
@@ -259,7 +254,7 @@ export class ParameterServer {
     const size = (csr.length - 1) * entry.dim;
     const out = options.out ?? new Float32Array(size);
     if (!(out instanceof Float32Array) || out.length !== size) {
-      throw new HpsError('BAD_OUTPUT', `options.out: expected a Float32Array of ${csr.length - 1} rows x dim ${entry.dim} = ${size} floats, got ${describeValue(out)}${out instanceof Float32Array ? ` of ${out.length}` : ''}`);
+      throw new HpsError('BAD_OUTPUT', `options.out: expected a Float32Array of ${csr.length - 1} rows x dim ${entry.dim} = ${size} floats, got ${describeValue(out)}`);
     }
     const combiner = options.combiner ?? DEFAULT_COMBINER;
     if (!COMBINERS.includes(combiner)) throw badArgument('options.combiner', "'mean', 'sum' or 'sqrtn'", combiner);
@@ -278,7 +273,7 @@ export class ParameterServer {
   /** Warms L1 and L2 with `keys` (fetched from below now), so that lookups of them soon after hit. */
   async prefetch(model: string, table: string | number, keys: KeyInput): Promise<void> {
     const entry = this.table(model, table);
-    await entry.runtime.prefetch(normalizeKeys(keys, entry.config.keyType, 'keys'));
+    await entry.usage.track(entry.runtime.prefetch(normalizeKeys(keys, entry.config.keyType, 'keys')));
   }
 
   /**
@@ -287,19 +282,21 @@ export class ParameterServer {
    * key, the whole old vector or the whole new one. Bad input changes nothing.
    */
   async update(model: string, table: string | number, keys: KeyInput, vectors: Float32Array): Promise<void> {
+    await this.reloads.get(model);
     const entry = this.table(model, table);
     const normalized = normalizeKeys(keys, entry.config.keyType, 'keys');
     checkVectors(model, entry.config, normalized.length, vectors);
     this.checkWritable(model, entry, 'update');
-    await entry.runtime.update(normalized, vectors);
+    await entry.usage.track(entry.runtime.update(normalized, vectors));
   }
 
   /** Removes `keys` from every tier; later lookups of them get the default vector. */
   async erase(model: string, table: string | number, keys: KeyInput): Promise<void> {
+    await this.reloads.get(model);
     const entry = this.table(model, table);
     const normalized = normalizeKeys(keys, entry.config.keyType, 'keys');
     this.checkWritable(model, entry, 'erase');
-    await entry.runtime.erase(normalized);
+    await entry.usage.track(entry.runtime.erase(normalized));
   }
 
   /** Per-table hit rates and counters of every tier, and p50/p99 latency per stage. */
@@ -339,7 +336,7 @@ export class ParameterServer {
     for (const m of this.models.values()) {
       const { refreshIntervalSec, refreshDelaySec, name } = m.config;
       if (refreshIntervalSec <= 0) continue;
-      const run = () => this.refreshCaches(name).catch((e) => this.warn(`hps: cache refresh of model ${name} failed: ${(e as Error).message}`));
+      const run = () => this.refreshCaches(name).catch((e) => this.context.warn(`hps: cache refresh of model ${name} failed: ${(e as Error).message}`));
       const delay = setTimeout(() => {
         const every = setInterval(run, refreshIntervalSec * 1000);
         every.unref();
@@ -402,11 +399,59 @@ export class ParameterServer {
     if (this.closed) return;
     this.closed = true;
     for (const t of this.timers) clearTimeout(t);
-    await this.pool?.close();
-    for (const m of this.models.values()) {
-      for (const t of m.tables) await t.runtime.close();
-      await m.store?.close();
+    await Promise.all(this.reloads.values());
+    for (const m of this.models.values()) await closeEntry(m);
+  }
+
+  /** The configuration of a loaded model (as of its last load). */
+  modelConfig(model: string): ModelConfig {
+    this.checkOpen();
+    return this.modelEntry(model).config;
+  }
+
+  /** Names of the loaded models. */
+  modelNames(): string[] {
+    this.checkOpen();
+    return [...this.models.keys()];
+  }
+
+  /**
+   * (Re)loads `model` from the configuration it was opened with (a ps.json is read again): tables whose
+   * sparse files changed are imported (LMDB swaps each table in one transaction), the model's tiers and
+   * worker pool are built beside the serving ones and warmed, then swapped in at once. Lookups go on
+   * throughout: one that started on the old model finishes on it, and the old model is closed when the
+   * last of them is done. Writes to the model wait for the reload. A model unloaded before is loaded.
+   */
+  async reloadModel(model: string): Promise<ImportReport[]> {
+    this.checkOpen();
+    if (this.reloads.has(model)) throw new HpsError('BAD_REQUEST', `model ${model} is being loaded already; try again when that load finishes`);
+    let finish!: () => void;
+    this.reloads.set(model, new Promise<void>((resolve) => { finish = resolve; }));
+    try {
+      const resolved = await loadConfig(this.source, { strict: this.context.options.strict });
+      const config = resolved.models.find((m) => m.name === model);
+      if (!config) {
+        throw new HpsError('UNKNOWN_MODEL', `model ${JSON.stringify(model)} is not in ${resolved.sourceFile ?? 'the configuration'}; models there: ${resolved.models.map((m) => m.name).join(', ')}`);
+      }
+      const imports: ImportReport[] = [];
+      const fresh = await openEntry({ ...this.config, models: resolved.models }, config, imports, this.context);
+      const old = this.models.get(model);
+      this.models.set(model, fresh);
+      if (old) await retire(old);
+      return imports;
+    } finally {
+      this.reloads.delete(model);
+      finish();
     }
+  }
+
+  /** Stops serving `model` (lookups of it get UNKNOWN_MODEL) and closes it once its lookups in flight finish. */
+  async unloadModel(model: string): Promise<void> {
+    this.checkOpen();
+    await this.reloads.get(model);
+    const entry = this.modelEntry(model);
+    this.models.delete(model);
+    await retire(entry);
   }
 
   private modelEntry(model: string): ModelEntry {
@@ -493,6 +538,53 @@ async function closeOpened(models: OpenedModel[]): Promise<void> {
   }
 }
 
+/** Opens one model: its store (importing changed sparse files), its tables' tiers, its worker pool. */
+async function openEntry(config: ResolvedConfig, model: ModelConfig, imports: ImportReport[], context: OpenContext): Promise<ModelEntry> {
+  const opened = await openModel(config, model, imports, context.options, context.warn, context.log);
+  let pool: LookupPool | null = null;
+  if (config.workerThreads > 0 && opened.tables.length > 0) {
+    const parts = opened.tables.map((t) => t.built.parts);
+    pool = new LookupPool({
+      threads: config.workerThreads,
+      setup: { tables: opened.tables.map((t) => t.built.setup) },
+      onWorkerExit: (threadId) => {
+        for (const { l1, l2 } of parts) {
+          if (l1 instanceof WasmEmbeddingCache) l1.releaseThread(threadId);
+          l2?.releaseThread(threadId);
+        }
+      },
+    });
+  }
+  const usage = new ModelUsage();
+  const { kernels, splitMinKeys, warn } = context;
+  return {
+    config: opened.config,
+    store: opened.store,
+    pool,
+    usage,
+    tables: opened.tables.map((t, poolIndex) => ({
+      config: t.config,
+      index: t.index,
+      dim: t.config.dim,
+      built: t.built,
+      usage,
+      runtime: new TableRuntime({ ...t.built, kernels, pool, poolIndex, splitMinKeys, warn }),
+    })),
+  };
+}
+
+async function closeEntry(m: ModelEntry): Promise<void> {
+  await m.pool?.close();
+  for (const t of m.tables) await t.runtime.close();
+  await m.store?.close();
+}
+
+/** Closes a model taken out of service once the operations that started on it have finished. */
+async function retire(m: ModelEntry): Promise<void> {
+  await m.usage.idle();
+  await closeEntry(m);
+}
+
 /** `write`, but each distinct line only once (tables of one open share one notice). */
 function once(write: (line: string) => void): (line: string) => void {
   const seen = new Set<string>();
@@ -565,4 +657,3 @@ function checkOutput(out: Float32Array | undefined, keys: number, dim: number, n
   }
   return out;
 }
-

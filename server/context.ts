@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { TokenCheck } from './auth.js';
 import { InferenceService } from './inference.js';
 import { ServerMetrics } from './metrics.js';
+import { ModelControl } from './model-control.js';
 import type { ResolvedServeOptions } from './options.js';
 import type { ServingState } from './state.js';
 
@@ -15,11 +16,13 @@ export class ServerContext {
   readonly metrics: ServerMetrics;
   readonly inference: InferenceService;
   readonly auth: TokenCheck;
+  readonly control: ModelControl;
 
   constructor(readonly state: ServingState, readonly options: ResolvedServeOptions) {
     this.metrics = new ServerMetrics(() => state.opened);
     this.inference = new InferenceService(state, this.metrics, options.requestTimeoutMs);
     this.auth = new TokenCheck(options.token);
+    this.control = new ModelControl(state, this.auth, options.log);
   }
 
   serverMetadata(): { name: string; version: string; extensions: string[] } {

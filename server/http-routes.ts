@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { HpsError } from '../engine/errors.js';
 import type { ServerContext } from './context.js';
-import { httpStatusOf, messageOf } from './errors.js';
+import { badRequest, httpStatusOf, messageOf } from './errors.js';
 import { binaryResponse, HEADER_LENGTH, jsonResponse, parseInferBody } from './http-infer.js';
 import { parseWriteBody } from './writes.js';
 
@@ -71,6 +71,17 @@ export function httpApp(ctx: ServerContext): FastifyInstance {
     return reply.type('application/json').send(json);
   }, 'POST');
 
+  // Model repository extension.
+  app.post('/v2/repository/index', async (req) => ctx.control.index(jsonBody(req.body as Buffer | undefined).ready === true));
+  for (const op of ['load', 'unload'] as const) {
+    app.post(`/v2/repository/models/:model/${op}`, async (req) => {
+      const { model } = req.params as Params;
+      const { parameters } = jsonBody(req.body as Buffer | undefined);
+      await ctx.control[op](model, headerValue(req.headers.authorization), parameters);
+      return {};
+    });
+  }
+
   // Table writes (token required; off without one).
   for (const op of ['update', 'erase'] as const) {
     app.post(`/v2/models/:model/tables/:table/${op}`, async (req, reply) => {
@@ -91,6 +102,19 @@ export function httpApp(ctx: ServerContext): FastifyInstance {
 function readiness(reply: FastifyReply, notReady: string | null) {
   if (notReady) return reply.code(503).send({ error: `not ready: ${notReady}` });
   return reply.send({ ready: true });
+}
+
+/** An optional JSON object body (empty: {}). */
+function jsonBody(body: Buffer | undefined): Record<string, unknown> {
+  if (!body || body.length === 0) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch (e) {
+    throw badRequest(`malformed JSON in the request body: ${(e as Error).message}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw badRequest('request body: expected a JSON object');
+  return parsed as Record<string, unknown>;
 }
 
 function headerValue(v: string | string[] | undefined): string | undefined {

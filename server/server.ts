@@ -1,8 +1,10 @@
 import { createServer as createHttpServer, type Server as NodeServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
+import * as grpc from '@grpc/grpc-js';
 import type { ParameterServer } from '../engine/parameter-server.js';
 import { ServerContext } from './context.js';
+import { grpcServer } from './grpc-service.js';
 import { httpApp } from './http-routes.js';
 import { resolveServeOptions, type ResolvedServeOptions, type ServeOptions } from './options.js';
 import { ServingState } from './state.js';
@@ -21,6 +23,7 @@ export class HpsServer {
   private readonly ctx: ServerContext;
   private readonly options: ResolvedServeOptions;
   private readonly http: FastifyInstance;
+  private grpc: grpc.Server | null = null;
   private metricsServer: NodeServer | null = null;
   private bound: ServerAddresses | null = null;
   private closing: Promise<void> | null = null;
@@ -37,13 +40,23 @@ export class HpsServer {
     await this.http.listen({ host, port: this.options.httpPort });
     const http = { host, port: (this.http.server.address() as AddressInfo).port };
     log(`hps serve: HTTP (KServe v2) listening on http://${hostPort(http)}`);
+    let grpcAddress = null;
+    if (this.options.grpcPort !== null) {
+      this.grpc = grpcServer(this.ctx);
+      const server = this.grpc;
+      const port = await new Promise<number>((resolve, reject) => {
+        server.bindAsync(hostPort({ host, port: this.options.grpcPort! }), grpc.ServerCredentials.createInsecure(), (e, bound) => (e ? reject(e) : resolve(bound)));
+      });
+      grpcAddress = { host, port };
+      log(`hps serve: gRPC (inference.GRPCInferenceService) listening on ${hostPort(grpcAddress)}`);
+    }
     let metrics = null;
     if (this.options.metricsPort !== null) {
       this.metricsServer = await this.metricsEndpoint(this.options.metricsPort);
       metrics = { host, port: (this.metricsServer.address() as AddressInfo).port };
       log(`hps serve: metrics listening on http://${hostPort(metrics)}/metrics`);
     }
-    this.bound = { http, grpc: null, metrics };
+    this.bound = { http, grpc: grpcAddress, metrics };
     return this.bound;
   }
 
@@ -65,6 +78,7 @@ export class HpsServer {
       this.ctx.state.drain();
       await Promise.all([
         this.http.close(),
+        this.grpc ? new Promise<void>((resolve) => this.grpc!.tryShutdown(() => resolve())) : undefined,
         this.metricsServer ? new Promise<void>((resolve) => this.metricsServer!.close(() => resolve())) : undefined,
       ]);
       if (closeStore) await this.ctx.state.opened?.close();

@@ -84,7 +84,7 @@ test('an HPS ps.json modelled on the HPS docs loads with its values, HPS default
     'volatile_db.tls_ca_certificate', 'volatile_db.tls_client_certificate', 'volatile_db.tls_client_key',
     'volatile_db.tls_server_name_identification', 'persistent_db.num_threads',
     // Keys with a ResolvedConfig field that the engine does not read yet (engine/config/coverage.ts).
-    'models[0].maxnum_catfeature_query_per_table_per_sample', 'models[1].max_batch_size', 'volatile_db.type', 'volatile_db.address',
+    'volatile_db.type', 'volatile_db.address',
   ].sort());
   assert.is(c.workerThreads, WORKERS);
 });
@@ -124,7 +124,7 @@ test('our extensions in a ps.json (lmdb, redis_stream, l1 policy/backend, shardi
   assert.equal(c.persistentDb, { type: 'lmdb', path: '/var/lib/hps', readOnly: true, maxGetBatchSize: 4096, maxSetBatchSize: 1024 });
   assert.equal(c.updateSource, { type: 'redis_stream', addresses: ['redis-a:6380', 'redis-b:6379'], streamPrefix: 'emb_', group: 'ranker-serving', maxBatchSize: 1000, pollTimeoutMs: 100 });
   assert.equal(c.notYetSupported, [
-    'models[0].maxnum_catfeature_query_per_table_per_sample', 'persistent_db.max_get_batch_size', 'persistent_db.max_set_batch_size',
+    'persistent_db.max_get_batch_size', 'persistent_db.max_set_batch_size',
     'update_source.brokers', 'update_source.group', 'update_source.max_batch_size', 'update_source.poll_timeout_ms',
     'update_source.stream_prefix', 'update_source.type',
   ], 'resolved but not read by the engine yet');
@@ -142,8 +142,8 @@ test('a HugeCTR 3.1 ps.json without embedding_vecsize_per_table reads its tables
     { name: 'sparse_embedding2', dim: 1, keyType: 'uint32', defaultValue: 0.25, maxQueryPerSample: 7, sparseFile: join(dir, 'deepfm/1/1_sparse_10000.model') },
   ], 'the ps.json default values win over the graph\'s; layers after the first other layer are not tables');
   assert.equal(c.notYetSupported, [
-    'models[0].dense_file', 'models[0].maxnum_catfeature_query_per_table_per_sample', 'models[0].network_file',
-    'models[1].dense_file', 'models[1].maxnum_catfeature_query_per_table_per_sample', 'models[1].network_file',
+    'models[0].dense_file', 'models[0].network_file',
+    'models[1].dense_file', 'models[1].network_file',
   ]);
   const graph = writeTemp('graph.json', { layers: [{ type: 'Data', sparse: [{ slot_num: 2, nnz_per_slot: 1 }] }, { type: 'DistributedSlotSparseEmbeddingHash', top: 'e', sparse_embedding_hparam: { embedding_vec_size: 0 } }] });
   const msg = await badConfig(() => resolveConfig({ models: [
@@ -310,7 +310,7 @@ test('the full ps.json example of docs/configuration.md loads, listing only what
   const block = /## A full ps\.json[\s\S]*?```json\n([\s\S]*?)```/.exec(doc);
   assert.ok(block, 'docs/configuration.md has a "## A full ps.json" section with a json block');
   const c = resolveConfig(JSON.parse(block[1]), '/models');
-  assert.equal(c.notYetSupported, ['models[0].maxnum_catfeature_query_per_table_per_sample']);
+  assert.equal(c.notYetSupported, []);
   assert.equal([c.models[0].tables.length, c.volatileDb.type, c.persistentDb.type, c.updateSource], [2, 'parallel_hash_map', 'lmdb', null]);
 });
 
@@ -367,7 +367,7 @@ test('HPS 25.03 model keys are accepted; numbers and booleans written as strings
   assert.equal([c.volatileDb.numPartitions, c.volatileDb.cacheMissedEmbeddings], [3, false]);
   assert.equal(c.warnings, []);
   assert.equal(c.notYetSupported, [
-    'fuse_embedding_table', 'models[0].embedding_cache_type', 'models[0].max_batch_size', 'models[0].num_of_refresher_buffer_in_pool',
+    'fuse_embedding_table', 'models[0].embedding_cache_type', 'models[0].num_of_refresher_buffer_in_pool',
   ], 'model fusion opted out by the model; the values that ask for what the engine does anyway are not listed');
   const asks = resolveConfig({ fuse_embedding_table: 'true', models: [model({ use_hctr_cache_implementation: false, init_ec: 'false', enable_pagelock: true, fp8_quant: true, fuse_embedding_table: true })] });
   assert.equal(asks.notYetSupported, [

@@ -49,7 +49,7 @@ export const COVERAGE: { readonly [P in FieldPath<ResolvedConfig>]: Coverage } =
   'models[].tables[].keyType': honoured(PS),
   'models[].tables[].defaultValue': honoured(BUILD),
   // The key limit of one server request (with models[].maxBatchSize).
-  'models[].tables[].maxQueryPerSample': listed('models[].maxnum_catfeature_query_per_table_per_sample', D.MAX_QUERY_PER_SAMPLE),
+  'models[].tables[].maxQueryPerSample': honoured('server/hps-model.ts'),
   'models[].tables[].sparseFile': honoured(PS),
   'models[].l1Enabled': honoured(BUILD),
   'models[].l1CacheFraction': honoured(BUILD),
@@ -59,7 +59,7 @@ export const COVERAGE: { readonly [P in FieldPath<ResolvedConfig>]: Coverage } =
   'models[].approximateOnHighHitRate': honoured(BUILD),
   'models[].deployedDevices': honoured(BUILD),
   'models[].deviceMode': honoured(BUILD),
-  'models[].maxBatchSize': listed('models[].max_batch_size', D.MODEL_MAX_BATCH_SIZE),
+  'models[].maxBatchSize': honoured('server/hps-model.ts'),
   'models[].cacheRefreshFraction': honoured(PS),
   'models[].refreshDelaySec': honoured(PS),
   'models[].refreshIntervalSec': honoured(PS),
