@@ -36,7 +36,7 @@ for (const policy of ['evict_random', 'evict_least_used'] as OverflowPolicy[]) {
     const raw = memKeys * (8 + 4 * memDim);
     const l = arena.layout(0);
     console.log(`  ${policy.padEnd(16)} expectedKeys ${expected ? 'given' : 'absent'}: ${(arena.memoryBytes() / raw).toFixed(3)}x raw` +
-      ` (record ${l.recordBytes} B, index load ${(l.indexUsed / l.indexCapacity).toFixed(2)})`);
+      ` (row ${l.rowBytes} B, slot ${l.slotBytes} B, index load ${(l.indexUsed / l.indexCapacity).toFixed(2)})`);
     arena.close();
   }
 }

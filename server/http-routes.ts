@@ -27,6 +27,11 @@ export function httpApp(ctx: ServerContext): FastifyInstance {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
+  // While draining, each answer closes its connection, so that close() does not wait out keep-alive.
+  app.addHook('onSend', async (_req, reply) => {
+    if (ctx.state.isDraining) void reply.header('Connection', 'close');
+  });
+
   app.setErrorHandler((error, _req, reply) => {
     const status = error instanceof HpsError ? httpStatusOf(error) : (error as { statusCode?: number }).statusCode ?? 500;
     let message = messageOf(error);

@@ -37,16 +37,22 @@ export class ServingState {
     return null;
   }
 
-  /** The open ParameterServer, or a 503 while loading or draining. */
+  /**
+   * The open ParameterServer, or a 503 while loading. While draining it is still returned: a request
+   * that arrived before shutdown began is served (new ones are refused by the transports).
+   */
   server(): ParameterServer {
-    const why = this.notReadyReason;
-    if (why) throw new HpsError('UNAVAILABLE', `not ready: ${why}`);
-    return this.ps!;
+    if (!this.ps) throw new HpsError('UNAVAILABLE', `not ready: ${this.notReadyReason}`);
+    return this.ps;
   }
 
   /** The ParameterServer when it is open, draining or not; null while loading. */
   get opened(): ParameterServer | null {
     return this.ps;
+  }
+
+  get isDraining(): boolean {
+    return this.draining;
   }
 
   drain(): void {

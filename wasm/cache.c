@@ -346,3 +346,87 @@ EMSCRIPTEN_KEEPALIVE uint32_t l1_recover(l1_header *h, uint32_t owner) {
 
 /** The set `key` maps to (exported so that tests and the CUDA cache can check they agree). */
 EMSCRIPTEN_KEEPALIVE uint32_t l1_set_index(l1_header *h, const int64_t *key) { return l1_set_of(h, *key); }
+
+// ---- the small-batch inline path: dedup, one probe per distinct key, one copy per row ----
+
+/**
+ * Serves keys[0..n) into `out` (n x dim, request order) in one call: deduplicates them (`inverse[i]`: the
+ * distinct index of keys[i]; `first[u]`: where distinct key u first occurs), looks each distinct key up
+ * once (two passes, as l1_query, so that the memory misses of many keys overlap), copies each hit row
+ * straight to its first position and from there to the positions of its repeats. The distinct indexes that
+ * missed go to `miss` (ascending) and their keys to `miss_keys`; their rows are left for l1_place_missed.
+ * `table` is (mask + 1) u32 + (mask + 1) i64 of scratch, mask + 1 a power of two >= 2n; `probe` 8 bytes a key.
+ * Writes the distinct count to `*distinct`; returns the number of distinct keys that missed. Hits and
+ * misses count once per distinct key.
+ */
+EMSCRIPTEN_KEEPALIVE uint32_t l1_serve(l1_header *h, const int64_t *keys, uint32_t n, float *out, uint32_t *inverse,
+                                       uint32_t *first, uint32_t *miss, int64_t *miss_keys, uint32_t *table,
+                                       uint32_t mask, const uint64_t *stamp, uint32_t *probe, uint32_t *distinct) {
+  const uint32_t ways = h->ways, dim = h->dim;
+  const uint64_t now = *stamp;
+  int64_t *table_keys = (int64_t *)(table + mask + 1u);
+  for (uint32_t i = 0; i <= mask; i++) table[i] = 0;
+  uint32_t u_count = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    const int64_t key = keys[i];
+    uint64_t k = (uint64_t)key;
+    k ^= k >> 33; k *= 0xff51afd7ed558ccdULL; k ^= k >> 33;
+    for (uint32_t at = (uint32_t)k & mask;; at = (at + 1u) & mask) {
+      const uint32_t idx = table[at];
+      if (!idx) { table[at] = u_count + 1u; table_keys[at] = key; first[u_count] = i; inverse[i] = u_count++; break; }
+      if (table_keys[at] == key) { inverse[i] = idx - 1u; break; }
+    }
+  }
+  *distinct = u_count;
+  for (uint32_t u = 0; u < u_count; u++) {
+    const int64_t key = keys[first[u]];
+    const uint32_t set = l1_set_of(h, key);
+    const l1_bucket b = l1_bucket_of(h, set);
+    const uint32_t found = l1_match(b.keys, ways, key) & __atomic_load_n(b.occ, SC);
+    const uint32_t w = found ? (uint32_t)__builtin_ctz(found) : 0;
+    probe[2 * u] = found ? (set << 5) | w : L1_ABSENT;
+    probe[2 * u + 1] = __atomic_load_n(&b.ver[w], SC);
+  }
+  uint32_t misses = 0;
+  for (uint32_t u = 0; u < u_count; u++) {
+    const uint32_t at = probe[2 * u], v1 = probe[2 * u + 1], i = first[u];
+    const int64_t key = keys[i];
+    float *dst = out + i * dim;
+    int hit = 0;
+    if (at != L1_ABSENT) {
+      const uint32_t set = at >> 5, w = at & 31u;
+      const l1_bucket b = l1_bucket_of(h, set);
+      if (!(v1 & 1u) && ((__atomic_load_n(b.occ, SC) >> w) & 1u) && b.keys[w] == key) {
+        l1_copy(dst, l1_row(h, set, w), dim);
+        hit = __atomic_load_n(&b.ver[w], SC) == v1;
+        if (hit) l1_touch(h, b, w, now);
+      }
+      if (!hit) hit = l1_lookup_one(h, key, dst, now);
+    }
+    if (!hit) { miss_keys[misses] = key; miss[misses++] = u; probe[2 * u] = L1_ABSENT; }
+    else probe[2 * u] = 0;
+  }
+  if (u_count < n)
+    for (uint32_t i = 0; i < n; i++) {
+      const uint32_t u = inverse[i], f = first[u];
+      if (f != i && probe[2 * u] != L1_ABSENT) l1_copy(out + i * dim, out + f * dim, dim);
+    }
+  __atomic_fetch_add(&h->hits, (uint64_t)(u_count - misses), RLX);
+  __atomic_fetch_add(&h->misses, (uint64_t)misses, RLX);
+  return misses;
+}
+
+/**
+ * After l1_serve: row j of `rows` (the lower tiers' answer for distinct key miss[j]) goes to every position
+ * of that key in `out`. `slot_of` is one u32 per distinct key of scratch.
+ */
+EMSCRIPTEN_KEEPALIVE void l1_place_missed(float *out, uint32_t dim, const uint32_t *inverse, uint32_t n,
+                                          const uint32_t *miss, uint32_t m, const float *rows, uint32_t *slot_of,
+                                          uint32_t distinct) {
+  for (uint32_t u = 0; u < distinct; u++) slot_of[u] = 0;
+  for (uint32_t j = 0; j < m; j++) slot_of[miss[j]] = j + 1u;
+  for (uint32_t i = 0; i < n; i++) {
+    const uint32_t j = slot_of[inverse[i]];
+    if (j) l1_copy(out + i * dim, rows + (j - 1u) * dim, dim);
+  }
+}

@@ -1,28 +1,32 @@
 // Host tier (L2) kernels: one HostArena partition living in one shared memory (docs/host-tier.md has the
 // layout). No static data and no shadow stack: everything lives at offsets passed in, at or above 64 KiB.
 //
-// A partition is an open-addressing index of u32 slots over a slab of row records:
-//   slot   = ((row + 1) << tag_bits) | tag    (0 empty, 1 tombstone; tag = low hash bits: most probes
-//                                              that do not match never touch the record)
-//   record = { u32 version, [u32 meta], i64 key, f32 row[dim] }   (meta only for evict_least_used/oldest;
-//            evict_random from dim 64 up has a pad word there instead, so that rows start 16-byte aligned)
-// Rows live in chunks of 2^chunk_shift records, allocated as the slab grows; a chunk table maps row -> chunk.
+// A partition is an open-addressing index of 16-byte slots over a slab of rows:
+//   slot = { i64 key, u32 version, u32 ref }   (ref 0 empty, 1 tombstone, row + 2 live)
+//   slab = rows of dim floats, nothing else     ([u32 meta] per row after a chunk's rows, only for
+//                                                evict_least_used / evict_oldest)
+// A hit therefore costs one index line (key, version and row number together) and the row itself.
+// Rows live in chunks of 2^chunk_shift rows, allocated as the slab grows; a chunk table maps row -> chunk.
 //
 // Concurrency: one writer per partition (the `lock` word, taken by the JS side with Atomics) and any number
-// of lock-free readers. Record versions are a seqlock: the writer makes the version odd, writes, then makes
-// it even (bit 31 marks a free record); a reader copies and retries if it was odd or changed. Erase leaves a
-// tombstone, so entries never move under a reader. The index grows (or sheds tombstones) by building a new
-// one beside the old and publishing its offset with one atomic store; the old one is retired and its memory
-// reused only once every reader that might still hold it has left (epoch slots, one per reader thread).
+// of lock-free readers. Slot versions are a seqlock over the slot and its row: the writer makes the version
+// odd, writes the row (or the slot), then makes it even; a reader reads the slot, copies the row and
+// retries if the version was odd or changed. Erase leaves a tombstone, so entries never move under a reader,
+// and a freed row is reused only after its slot's version moved. The index grows (or sheds tombstones) by
+// building a new one beside the old and publishing its offset with one atomic store. Readers that still
+// probe a retired index see the same rows through older copies of the slots, so until the retired index is
+// reclaimed (every reader that might hold it has left: epoch slots, one per reader thread) the writer takes
+// a key's slot in it too (odd version, tombstone on erase) whenever it rewrites or removes that key.
 #include <stdint.h>
 #include <emscripten.h>
 #include <wasm_simd128.h>
 
-#define HM_MAGIC 0x484d3032u
+#define HM_MAGIC 0x484d3033u
 #define SC __ATOMIC_SEQ_CST
 #define BUSY 1u
-#define FREE 0x80000000u
-#define TOMB 1u
+#define REF_EMPTY 0u
+#define REF_TOMB 1u
+#define REF_ROW 2u
 #define MAX_READERS 128
 #define MAX_REGIONS 64
 #define HIST 2048
@@ -31,34 +35,38 @@
 #define POLICY_OLDEST 2u
 #define ALIGN 64u
 #define PAGE 65536u
+#define MAX_CAP 0x0fff0000u
 
 // One cache line per reader thread: its epoch and counters are written on every lookup.
 typedef struct { uint32_t claimed, epoch, scratch, scratch_bytes; uint64_t hits, misses; uint32_t pad[8]; } hm_reader;
 typedef struct { uint32_t off, bytes, epoch, pad; } hm_region;
 
 typedef struct {
-  uint32_t lock, magic, dim, stride;            // 0
-  uint32_t policy, meta_off, key_off, data_off; // 16
-  uint32_t tag_bits, chunk_shift, max_chunks, chunk_table; // 32
+  uint32_t lock, magic, dim, row_bytes;         // 0
+  uint32_t policy, meta, chunk_bytes, pad0;     // 16
+  uint32_t pad1, chunk_shift, max_chunks, chunk_table;     // 32
   uint32_t num_chunks, rows_used, free_head, free_rows;    // 48
   uint32_t size, index, index_used, top;        // 64
   uint32_t epoch, clock, rng, margin;           // 80
   uint32_t target, max_load_q16, min_cap, num_free;        // 96
-  uint32_t num_retired, pad0, pad1, pad2;       // 112
+  uint32_t num_retired, pad2, pad3, pad4;       // 112
   uint64_t insertions, replacements, evictions, erasures; // 128
-  uint32_t pad3[8];
+  uint32_t pad5[8];
   hm_reader readers[MAX_READERS];               // 192
   hm_region free_list[MAX_REGIONS];
-  hm_region retired[MAX_REGIONS];
+  hm_region retired[MAX_REGIONS];               // retired indexes that readers may still probe
   uint32_t hist[HIST];
 } hm_header;
 
 _Static_assert(sizeof(hm_reader) == 64, "one cache line per reader");
 _Static_assert(sizeof(hm_header) == 192 + MAX_READERS * 64 + 2 * MAX_REGIONS * 16 + HIST * 4, "layout");
 
-typedef struct { uint32_t cap, pad[15]; } hm_index;   // followed by u32 slots[cap]
+typedef struct { int64_t key; uint32_t ver, ref; } hm_slot;
+typedef struct { uint32_t cap, pad[15]; } hm_index;   // followed by hm_slot slots[cap]
 
-#define SLOTS(ix) ((uint32_t *)((uintptr_t)(ix) + sizeof(hm_index)))
+_Static_assert(sizeof(hm_slot) == 16, "four slots per cache line");
+
+#define SLOTS(ix) ((hm_slot *)((uintptr_t)(ix) + sizeof(hm_index)))
 #define CHUNKS(h) ((uint32_t *)(uintptr_t)(h)->chunk_table)
 
 static inline uint64_t hm_mix(int64_t key) {
@@ -71,11 +79,16 @@ static inline uint64_t hm_mix(int64_t key) {
 
 static inline uint32_t hm_reduce(uint32_t x, uint32_t n) { return (uint32_t)(((uint64_t)x * n) >> 32); }
 
-static inline uint8_t *hm_rec(const hm_header *h, uint32_t row) {
-  return (uint8_t *)(uintptr_t)(CHUNKS(h)[row >> h->chunk_shift] + (row & ((1u << h->chunk_shift) - 1u)) * h->stride);
+// The row of `row` and its meta word, from header fields the caller may keep in locals (the kernels'
+// atomics make the compiler reload fields it reads through `h`).
+static inline uint8_t *hm_row_at(const uint32_t *chunks, uint32_t shift, uint32_t row_bytes, uint32_t row) {
+  return (uint8_t *)(uintptr_t)(chunks[row >> shift] + (row & ((1u << shift) - 1u)) * row_bytes);
 }
-static inline uint32_t *hm_ver(uint8_t *rec) { return (uint32_t *)rec; }
-static inline int64_t hm_key(const hm_header *h, const uint8_t *rec) { return *(const int64_t *)(rec + h->key_off); }
+static inline uint8_t *hm_row(const hm_header *h, uint32_t row) { return hm_row_at(CHUNKS(h), h->chunk_shift, h->row_bytes, row); }
+static inline uint32_t *hm_meta_at(const uint32_t *chunks, uint32_t shift, uint32_t row_bytes, uint32_t row) {
+  return (uint32_t *)(uintptr_t)(chunks[row >> shift] + (row_bytes << shift) + (row & ((1u << shift) - 1u)) * 4u);
+}
+static inline uint32_t *hm_meta(const hm_header *h, uint32_t row) { return hm_meta_at(CHUNKS(h), h->chunk_shift, h->row_bytes, row); }
 
 static inline void hm_copy(uint8_t *dst, const uint8_t *src, uint32_t bytes) {
   uint32_t i = 0;
@@ -115,6 +128,7 @@ static void hm_add_free(hm_header *h, uint32_t off, uint32_t bytes) {
   }
 }
 
+// Frees the retired indexes no reader can still hold.
 static void hm_reclaim(hm_header *h) {
   if (!h->num_retired) return;
   uint32_t min = hm_min_reader_epoch(h), keep = 0;
@@ -154,57 +168,96 @@ static uint32_t hm_alloc(hm_header *h, uint32_t bytes) {
 
 // ---- index ----
 
-static inline uint32_t hm_tag(const hm_header *h, uint64_t hash) { return (uint32_t)(hash >> 32) & ((1u << h->tag_bits) - 1u); }
 static inline uint32_t hm_start(const hm_index *ix, uint64_t hash) { return hm_reduce((uint32_t)hash, ix->cap); }
+static inline uint32_t hm_next(uint32_t pos, uint32_t cap) { return pos + 1 == cap ? 0 : pos + 1; }
 
-// Slot position holding `key` in `ix` (writer's view), or -1.
-static int32_t hm_find(const hm_header *h, const hm_index *ix, int64_t key, uint64_t hash) {
-  const uint32_t cap = ix->cap, tb = h->tag_bits, tag = hm_tag(h, hash), mask = (1u << tb) - 1u;
-  const uint32_t *slots = SLOTS(ix);
-  for (uint32_t pos = hm_start(ix, hash);; pos = pos + 1 == cap ? 0 : pos + 1) {
-    uint32_t s = slots[pos];
-    if (!s) return -1;
-    if ((s & mask) == tag && (s >> tb) && hm_key(h, hm_rec(h, (s >> tb) - 1)) == key) return (int32_t)pos;
+// Slot holding `key` live in `ix` (writer's view), or 0.
+static hm_slot *hm_find(const hm_index *ix, int64_t key, uint64_t hash) {
+  const uint32_t cap = ix->cap;
+  hm_slot *slots = SLOTS(ix);
+  for (uint32_t pos = hm_start(ix, hash);; pos = hm_next(pos, cap)) {
+    hm_slot *s = &slots[pos];
+    if (s->ref == REF_EMPTY) return 0;
+    if (s->ref >= REF_ROW && s->key == key) return s;
   }
 }
 
+// Slot seqlock (writer side): odd while the slot or its row is being written.
+static inline void hm_begin(hm_slot *s) {
+  __atomic_store_n(&s->ver, s->ver | BUSY, SC);
+  // The row's stores must not become visible before the odd version (a release store alone allows it).
+  __atomic_thread_fence(SC);
+}
+static inline void hm_end(hm_slot *s) { __atomic_store_n(&s->ver, (s->ver | BUSY) + 1u, SC); }
+
 // Puts a slot for a key known to be absent: the first tombstone or empty slot of its probe sequence.
-static void hm_place(hm_header *h, hm_index *ix, uint64_t hash, uint32_t row, uint32_t count_used) {
+static void hm_place(hm_header *h, hm_index *ix, int64_t key, uint64_t hash, uint32_t row, uint32_t count_used) {
   const uint32_t cap = ix->cap;
-  uint32_t *slots = SLOTS(ix);
+  hm_slot *slots = SLOTS(ix);
   uint32_t pos = hm_start(ix, hash);
-  while (slots[pos] > TOMB) pos = pos + 1 == cap ? 0 : pos + 1;
-  if (!slots[pos] && count_used) h->index_used++;
-  __atomic_store_n(&slots[pos], ((row + 1) << h->tag_bits) | hm_tag(h, hash), SC);
+  while (slots[pos].ref >= REF_ROW) pos = hm_next(pos, cap);
+  hm_slot *s = &slots[pos];
+  if (s->ref == REF_EMPTY && count_used) h->index_used++;
+  hm_begin(s);
+  *(volatile int64_t *)&s->key = key;
+  __atomic_store_n(&s->ref, row + REF_ROW, SC);
+  hm_end(s);
 }
 
-static uint32_t hm_index_bytes(uint32_t cap) { return (uint32_t)sizeof(hm_index) + cap * 4u; }
+static uint32_t hm_index_bytes(uint32_t cap) { return (uint32_t)sizeof(hm_index) + cap * (uint32_t)sizeof(hm_slot); }
 
 static inline hm_index *hm_current(hm_header *h) { return (hm_index *)(uintptr_t)__atomic_load_n(&h->index, SC); }
 
-// Builds an index of `cap` slots over the live records beside the current one and publishes it.
+// Takes (odd version) the slots of `key` in the current index and in every retired index that readers
+// may still probe, so that a reader of any of them retries while the key's row or slot changes. Returns
+// the current slot (0 when the key is absent).
+static hm_slot *hm_take_key(hm_header *h, int64_t key, uint64_t hash) {
+  for (uint32_t i = 0; i < h->num_retired; i++) {
+    hm_slot *old = hm_find((const hm_index *)(uintptr_t)h->retired[i].off, key, hash);
+    if (old) hm_begin(old);
+  }
+  hm_slot *s = hm_find(hm_current(h), key, hash);
+  if (s) hm_begin(s);
+  return s;
+}
+
+// Gives back what hm_take_key took; with `tomb` the key's slots become tombstones first.
+static void hm_give_key(hm_header *h, int64_t key, uint64_t hash, hm_slot *s, uint32_t tomb) {
+  for (uint32_t i = 0; i < h->num_retired; i++) {
+    hm_slot *old = hm_find((const hm_index *)(uintptr_t)h->retired[i].off, key, hash);
+    if (!old) continue;
+    if (tomb) __atomic_store_n(&old->ref, REF_TOMB, SC);
+    hm_end(old);
+  }
+  if (tomb) __atomic_store_n(&s->ref, REF_TOMB, SC);
+  hm_end(s);
+}
+
+// Builds an index of `cap` slots over the live keys beside the current one and publishes it.
 static int hm_rebuild(hm_header *h, uint32_t cap) {
+  hm_reclaim(h);
+  // A retired index must stay known to writers until it is reclaimed (see hm_take_key).
+  if (h->num_retired == MAX_REGIONS) return 1;
   uint32_t off = hm_alloc(h, hm_index_bytes(cap));
   if (!off) return 1;
   hm_index *ix = (hm_index *)(uintptr_t)off;
   hm_zero((uint8_t *)ix, hm_index_bytes(cap));
   ix->cap = cap;
   h->index_used = 0;
-  for (uint32_t r = 0; r < h->rows_used; r++) {
-    uint8_t *rec = hm_rec(h, r);
-    if (!(*hm_ver(rec) & FREE)) hm_place(h, ix, hm_mix(hm_key(h, rec)), r, 1);
-  }
   hm_index *old = hm_current(h);
+  if (old) {
+    const hm_slot *slots = SLOTS(old);
+    for (uint32_t p = 0; p < old->cap; p++)
+      if (slots[p].ref >= REF_ROW) hm_place(h, ix, slots[p].key, hm_mix(slots[p].key), slots[p].ref - REF_ROW, 1);
+  }
   __atomic_store_n(&h->index, off, SC);
   uint32_t e = __atomic_add_fetch(&h->epoch, 1u, SC);
   if (old) {
     // Readers that entered with an epoch below `e` may still probe the old index.
-    if (h->num_retired < MAX_REGIONS) {
-      h->retired[h->num_retired].off = (uint32_t)(uintptr_t)old;
-      h->retired[h->num_retired].bytes = (hm_index_bytes(old->cap) + ALIGN - 1) & ~(ALIGN - 1);
-      h->retired[h->num_retired].epoch = e;
-      h->num_retired++;
-    }
+    h->retired[h->num_retired].off = (uint32_t)(uintptr_t)old;
+    h->retired[h->num_retired].bytes = (hm_index_bytes(old->cap) + ALIGN - 1) & ~(ALIGN - 1);
+    h->retired[h->num_retired].epoch = e;
+    h->num_retired++;
   }
   return 0;
 }
@@ -213,44 +266,31 @@ static uint32_t hm_cap_for(const hm_header *h, uint64_t keys) {
   uint64_t cap = (keys * 65536ull + h->max_load_q16 - 1) / h->max_load_q16;
   if (cap < h->min_cap) cap = h->min_cap;
   cap = (cap + 15) & ~15ull;
-  return cap > 0x3fff0000ull ? 0x3fff0000u : (uint32_t)cap;
+  return cap > MAX_CAP ? MAX_CAP : (uint32_t)cap;
 }
 
-// ---- records ----
+// ---- rows ----
 
-static inline void hm_begin(uint8_t *rec) {
-  uint32_t v = *hm_ver(rec);
-  __atomic_store_n(hm_ver(rec), v | BUSY, SC);
-  // The row's stores must not become visible before the odd version (a release store alone allows it).
-  __atomic_thread_fence(SC);
-}
-static inline void hm_end(uint8_t *rec, uint32_t free) {
-  uint32_t v = *hm_ver(rec);
-  __atomic_store_n(hm_ver(rec), (((v & ~FREE) + 2u) & ~(FREE | BUSY)) | (free ? FREE : 0u), SC);
-}
-
+// Puts a row whose slots were made tombstones (hm_give_key) on the free list, linked through its data.
 static void hm_free_row(hm_header *h, uint32_t row) {
-  uint8_t *rec = hm_rec(h, row);
-  hm_begin(rec);
-  *(uint32_t *)(rec + h->data_off) = h->free_head;   // free list link in the row data
-  hm_end(rec, 1);
+  *(uint32_t *)hm_row(h, row) = h->free_head;
   h->free_head = row + 1;
   h->free_rows++;
   h->size--;
 }
 
-// Removes the live record `row` (its key's slot becomes a tombstone).
-static void hm_remove(hm_header *h, uint32_t row) {
-  hm_index *ix = hm_current(h);
-  int64_t key = hm_key(h, hm_rec(h, row));
-  int32_t pos = hm_find(h, ix, key, hm_mix(key));
-  if (pos >= 0) __atomic_store_n(&SLOTS(ix)[pos], TOMB, SC);
+// Removes the live key of slot `s` of the current index.
+static void hm_remove(hm_header *h, hm_slot *s) {
+  const int64_t key = s->key;
+  const uint64_t hash = hm_mix(key);
+  const uint32_t row = s->ref - REF_ROW;
+  hm_give_key(h, key, hash, hm_take_key(h, key, hash), 1);
   hm_free_row(h, row);
 }
 
 static int hm_add_chunk(hm_header *h) {
   if (h->num_chunks >= h->max_chunks) return 1;
-  uint32_t off = hm_alloc(h, h->stride << h->chunk_shift);
+  uint32_t off = hm_alloc(h, h->chunk_bytes);
   if (!off) return 1;
   CHUNKS(h)[h->num_chunks++] = off;
   return 0;
@@ -259,7 +299,7 @@ static int hm_add_chunk(hm_header *h) {
 static uint32_t hm_take_row(hm_header *h) {
   if (h->free_head) {
     uint32_t row = h->free_head - 1;
-    h->free_head = *(uint32_t *)(hm_rec(h, row) + h->data_off);
+    h->free_head = *(uint32_t *)hm_row(h, row);
     h->free_rows--;
     return row;
   }
@@ -279,21 +319,14 @@ EMSCRIPTEN_KEEPALIVE uint32_t hm_init(hm_header *h, uint32_t dim, uint32_t polic
   h->magic = HM_MAGIC;
   h->dim = dim;
   h->policy = policy;
-  h->meta_off = policy == POLICY_RANDOM ? 0u : 4u;
-  // evict_random keeps no meta word, so its rows would start at byte 12; from dim 64 up (4 bytes are
-  // under 1.6% of a record) a pad word puts them on 16 bytes, where the row copies' 16-byte loads are aligned.
-  h->key_off = policy == POLICY_RANDOM && dim < 64 ? 4u : 8u;
-  h->data_off = h->key_off + 8u;
-  h->stride = h->data_off + dim * 4u;
+  h->row_bytes = dim * 4u;
+  h->meta = policy == POLICY_RANDOM ? 0u : 4u;
+  const uint32_t per_row = h->row_bytes + h->meta;
   uint32_t shift = 0;
-  while ((uint64_t)h->stride << (shift + 1) <= chunk_bytes) shift++;
+  while ((uint64_t)per_row << (shift + 1) <= chunk_bytes) shift++;
   h->chunk_shift = shift;
-  uint64_t chunk = (uint64_t)h->stride << shift;
-  h->max_chunks = (uint32_t)(0x100000000ull / chunk) + 1u;
-  uint64_t max_rows = (uint64_t)h->max_chunks << shift;
-  uint32_t row_bits = 0;
-  while ((1ull << row_bits) <= max_rows + 1) row_bits++;
-  h->tag_bits = row_bits >= 31 ? 1u : 32u - row_bits;
+  h->chunk_bytes = per_row << shift;
+  h->max_chunks = (uint32_t)(0x100000000ull / h->chunk_bytes) + 1u;
   h->margin = margin;
   h->target = target;
   h->max_load_q16 = max_load_q16;
@@ -343,39 +376,30 @@ EMSCRIPTEN_KEEPALIVE uint32_t hm_scratch(hm_header *h, uint32_t slot, uint32_t b
   return off;
 }
 
-// The record of `row` from header fields the caller keeps in locals (the kernels' atomics make the
-// compiler reload fields it reads through `h`).
-static inline uint8_t *hm_rec_at(const uint32_t *chunks, uint32_t shift, uint32_t stride, uint32_t row) {
-  return (uint8_t *)(uintptr_t)(chunks[row >> shift] + (row & ((1u << shift) - 1u)) * stride);
-}
-
 // First passes of a lookup over keys[b0..b1): hash every key and load its home slot, then walk each probe
-// sequence (now in cache) to the first slot whose tag matches and load every cache line of that record;
-// pos[i] gets that slot's position, or HM_ABSENT when an empty slot came first, tag[i] the key's tag. The
-// loads of a pass do not wait for each other, so many cache misses are in flight at once (wasm has no
-// prefetch instruction); the probe in hm_gather then starts at pos[i] and finds its lines in cache.
+// sequence (now in cache) to the slot holding the key, or to an empty slot, and load every cache line of
+// the key's row; pos[i] gets that slot's position, or HM_ABSENT. The loads of a pass do not wait for each
+// other, so many cache misses are in flight at once (wasm has no prefetch instruction); the probe in
+// hm_gather then starts at pos[i] and finds its lines in cache.
 #define HM_ABSENT 0xffffffffu
-static void hm_prefetch(const hm_header *h, const hm_index *ix, const int64_t *keys, uint32_t b0, uint32_t b1,
-                        uint32_t *pos, uint32_t *tag) {
-  const volatile uint32_t *slots = SLOTS(ix);
-  const uint32_t tb = h->tag_bits, mask = (1u << tb) - 1u, stride = h->stride, cap = ix->cap, shift = h->chunk_shift;
-  const uint32_t *chunks = CHUNKS(h);
+static void hm_prefetch(const hm_index *ix, const int64_t *keys, uint32_t b0, uint32_t b1, uint32_t *pos,
+                        const uint32_t *chunks, uint32_t shift, uint32_t row_bytes) {
+  const volatile hm_slot *slots = SLOTS(ix);
+  const uint32_t cap = ix->cap;
   for (uint32_t i = b0; i < b1; i++) {
-    const uint64_t hash = hm_mix(keys[i]);
-    const uint32_t p = hm_start(ix, hash);
+    const uint32_t p = hm_start(ix, hm_mix(keys[i]));
     pos[i] = p;
-    tag[i] = hm_tag(h, hash);
-    (void)slots[p];
+    (void)slots[p].ref;
   }
   for (uint32_t i = b0; i < b1; i++) {
-    const uint32_t t = tag[i];
-    uint32_t p = pos[i], s;
-    while ((s = slots[p]) != 0 && ((s & mask) != t || !(s >> tb))) p = p + 1 == cap ? 0 : p + 1;
-    if (!s) { pos[i] = HM_ABSENT; continue; }
+    const int64_t key = keys[i];
+    uint32_t p = pos[i], ref;
+    while ((ref = slots[p].ref) != REF_EMPTY && (ref < REF_ROW || slots[p].key != key)) p = hm_next(p, cap);
+    if (ref == REF_EMPTY) { pos[i] = HM_ABSENT; continue; }
     pos[i] = p;
-    const uint8_t *rec = hm_rec_at(chunks, shift, stride, (s >> tb) - 1);
-    for (uint32_t off = 0; off < stride; off += 64) (void)*(volatile const uint8_t *)(rec + off);
-    (void)*(volatile const uint8_t *)(rec + stride - 1);
+    const uint8_t *row = hm_row_at(chunks, shift, row_bytes, ref - REF_ROW);
+    for (uint32_t off = 0; off < row_bytes; off += 64) (void)*(volatile const uint8_t *)(row + off);
+    (void)*(volatile const uint8_t *)(row + row_bytes - 1);
   }
 }
 
@@ -384,7 +408,7 @@ static void hm_prefetch(const hm_header *h, const hm_index *ix, const int64_t *k
 /**
  * Reader: looks up keys[0..n) (lock-free). Row i of `out` (row order[i] when `order` is not 0: a router
  * gathers straight into request order) gets the row of keys[i], or zeros when absent; `miss` gets
- * miss_base + i of each absent key, ascending. Returns the number of misses. `tmp`: 2n u32 of
+ * miss_base + i of each absent key, ascending. Returns the number of misses. `tmp`: n u32 of
  * scratch. `fence`: order the row copy before the version check with a full fence, for CPUs that may
  * reorder loads (not needed on x86-64, where loads are not reordered with older loads).
  */
@@ -394,40 +418,30 @@ EMSCRIPTEN_KEEPALIVE uint32_t hm_gather(hm_header *h, uint32_t slot, const int64
   hm_reader *me = &h->readers[slot];
   __atomic_store_n(&me->epoch, __atomic_load_n(&h->epoch, SC), SC);
   const hm_index *ix = hm_current(h);
-  const uint32_t cap = ix->cap, tb = h->tag_bits, mask = (1u << tb) - 1u, row_bytes = h->dim * 4u;
-  const uint32_t key_off = h->key_off, data_off = h->data_off, lfu = h->policy == POLICY_LEAST_USED;
-  const uint32_t shift = h->chunk_shift, stride = h->stride;
+  const uint32_t cap = ix->cap, row_bytes = h->row_bytes, lfu = h->policy == POLICY_LEAST_USED;
+  const uint32_t shift = h->chunk_shift;
   const uint32_t *chunks = CHUNKS(h);
-  const uint32_t *slots = SLOTS(ix);
-  uint32_t *tags = tmp + n;
+  hm_slot *slots = SLOTS(ix);
   uint32_t misses = 0;
   for (uint32_t i = 0; i < n; i++) {
-    if (i % HM_BLOCK == 0) hm_prefetch(h, ix, keys, i, i + HM_BLOCK < n ? i + HM_BLOCK : n, tmp, tags);
+    if (i % HM_BLOCK == 0) hm_prefetch(ix, keys, i, i + HM_BLOCK < n ? i + HM_BLOCK : n, tmp, chunks, shift, row_bytes);
     const int64_t key = keys[i];
-    const uint32_t tag = tags[i];
     uint8_t *dst = (uint8_t *)(out) + (order ? order[i] : i) * row_bytes;
     uint32_t pos = tmp[i], hit = 0;
-    if (pos != HM_ABSENT) for (;; pos = pos + 1 == cap ? 0 : pos + 1) {
-      const uint32_t s = ((volatile const uint32_t *)slots)[pos];
-      if (!s) break;
-      if ((s & mask) != tag || !(s >> tb)) continue;
-      uint8_t *rec = hm_rec_at(chunks, shift, stride, (s >> tb) - 1);
-      uint32_t match;
-      for (;;) {
-        const uint32_t v1 = __atomic_load_n(hm_ver(rec), SC);
-        if (v1 & BUSY) continue;
-        if (v1 & FREE) { match = 0; break; }
-        match = *(volatile const int64_t *)(rec + key_off) == key;
-        if (match) hm_copy(dst, rec + data_off, row_bytes);
-        if (fence) __atomic_thread_fence(SC);
-        else __atomic_signal_fence(SC);   // compiler barrier: the copy stays before the check
-        if (__atomic_load_n(hm_ver(rec), SC) == v1) break;
-      }
-      if (match) {
-        if (lfu) { volatile uint32_t *c = (volatile uint32_t *)(rec + 4); uint32_t x = *c; if (x != 0xffffffffu) *c = x + 1; }
-        hit = 1;
-        break;
-      }
+    if (pos != HM_ABSENT) for (;;) {
+      hm_slot *s = &slots[pos];
+      const uint32_t v1 = __atomic_load_n(&s->ver, SC);
+      if (v1 & BUSY) continue;
+      const uint32_t ref = *(volatile const uint32_t *)&s->ref;
+      if (ref == REF_EMPTY) break;
+      if (ref < REF_ROW || *(volatile const int64_t *)&s->key != key) { pos = hm_next(pos, cap); continue; }
+      hm_copy(dst, hm_row_at(chunks, shift, row_bytes, ref - REF_ROW), row_bytes);
+      if (fence) __atomic_thread_fence(SC);
+      else __atomic_signal_fence(SC);   // compiler barrier: the copy stays before the check
+      if (__atomic_load_n(&s->ver, SC) != v1) continue;   // rewritten meanwhile: read the slot again
+      if (lfu) { volatile uint32_t *c = hm_meta_at(chunks, shift, row_bytes, ref - REF_ROW); uint32_t x = *c; if (x != 0xffffffffu) *c = x + 1; }
+      hit = 1;
+      break;
     }
     if (!hit) { hm_zero(dst, row_bytes); miss[misses++] = miss_base + i; }
   }
@@ -442,7 +456,7 @@ EMSCRIPTEN_KEEPALIVE uint32_t hm_gather(hm_header *h, uint32_t slot, const int64
 EMSCRIPTEN_KEEPALIVE uint32_t hm_count_absent(hm_header *h, const int64_t *keys, uint32_t n) {
   const hm_index *ix = hm_current(h);
   uint32_t absent = 0;
-  for (uint32_t i = 0; i < n; i++) absent += hm_find(h, ix, keys[i], hm_mix(keys[i])) < 0;
+  for (uint32_t i = 0; i < n; i++) absent += hm_find(ix, keys[i], hm_mix(keys[i])) == 0;
   return absent;
 }
 
@@ -454,7 +468,7 @@ EMSCRIPTEN_KEEPALIVE uint32_t hm_count_absent(hm_header *h, const int64_t *keys,
 EMSCRIPTEN_KEEPALIVE uint32_t hm_reserve(hm_header *h, uint32_t extra, uint32_t dry_run) {
   uint64_t rows_free = (uint64_t)h->free_rows + ((uint64_t)h->num_chunks << h->chunk_shift) - h->rows_used;
   uint64_t need_rows = (uint64_t)h->size + extra;
-  if (need_rows > 0xffffffffull) return 1;
+  if (need_rows > 0xfffffff0ull) return 1;
   if (dry_run && rows_free < extra) return 2;
   while (rows_free < extra) {
     if (hm_add_chunk(h)) return 1;
@@ -466,7 +480,7 @@ EMSCRIPTEN_KEEPALIVE uint32_t hm_reserve(hm_header *h, uint32_t extra, uint32_t 
     if (dry_run) return 2;
     // Grow so that the load right after is 3/4 of the limit (or shed tombstones at the same size).
     uint32_t cap = hm_cap_for(h, (need_rows * 4 + 2) / 3);
-    if (hm_rebuild(h, cap)) return 1;
+    if (((uint64_t)cap * h->max_load_q16 >> 16) < need_rows || hm_rebuild(h, cap)) return 1;
   }
   return 0;
 }
@@ -476,30 +490,29 @@ EMSCRIPTEN_KEEPALIVE uint32_t hm_reserve(hm_header *h, uint32_t extra, uint32_t 
  * repeats of a key win. Returns the number of new keys.
  */
 EMSCRIPTEN_KEEPALIVE uint32_t hm_insert(hm_header *h, const int64_t *keys, const float *rows, uint32_t n) {
+  hm_reclaim(h);   // fewer retired indexes to mirror writes into
   hm_index *ix = hm_current(h);
-  const uint32_t row_bytes = h->dim * 4u, stamp = ++h->clock;
+  const uint32_t row_bytes = h->row_bytes, stamp = ++h->clock, policy = h->policy;
   uint32_t added = 0;
   for (uint32_t i = 0; i < n; i++) {
     const int64_t key = keys[i];
     const uint64_t hash = hm_mix(key);
-    const int32_t pos = hm_find(h, ix, key, hash);
-    uint32_t row;
-    uint8_t *rec;
-    if (pos >= 0) {
-      row = (SLOTS(ix)[pos] >> h->tag_bits) - 1;
-      rec = hm_rec(h, row);
-      hm_begin(rec);
-    } else {
-      row = hm_take_row(h);
-      rec = hm_rec(h, row);
-      hm_begin(rec);
-      *(int64_t *)(rec + h->key_off) = key;
-      if (h->policy == POLICY_LEAST_USED) *(uint32_t *)(rec + 4) = 0;
+    const uint8_t *src = (const uint8_t *)rows + i * row_bytes;
+    hm_slot *s = hm_take_key(h, key, hash);
+    if (s) {
+      const uint32_t row = s->ref - REF_ROW;
+      hm_copy(hm_row(h, row), src, row_bytes);
+      if (policy == POLICY_OLDEST) *hm_meta(h, row) = stamp;
+      hm_give_key(h, key, hash, s, 0);
+      continue;
     }
-    if (h->policy == POLICY_OLDEST) *(uint32_t *)(rec + 4) = stamp;
-    hm_copy(rec + h->data_off, (const uint8_t *)rows + i * row_bytes, row_bytes);
-    hm_end(rec, 0);
-    if (pos < 0) { hm_place(h, ix, hash, row, 1); h->size++; added++; }
+    // A new key: its row is reachable by no slot yet (a reused row's old slots were made tombstones).
+    const uint32_t row = hm_take_row(h);
+    hm_copy(hm_row(h, row), src, row_bytes);
+    if (policy != POLICY_RANDOM) *hm_meta(h, row) = policy == POLICY_OLDEST ? stamp : 0u;
+    hm_place(h, ix, key, hash, row, 1);
+    h->size++;
+    added++;
   }
   h->insertions += added;
   h->replacements += n - added;
@@ -508,32 +521,32 @@ EMSCRIPTEN_KEEPALIVE uint32_t hm_insert(hm_header *h, const int64_t *keys, const
 
 /** Writer: erases keys; returns how many were present. */
 EMSCRIPTEN_KEEPALIVE uint32_t hm_erase(hm_header *h, const int64_t *keys, uint32_t n) {
-  hm_index *ix = hm_current(h);
+  hm_reclaim(h);
+  const hm_index *ix = hm_current(h);
   uint32_t erased = 0;
   for (uint32_t i = 0; i < n; i++) {
-    int32_t pos = hm_find(h, ix, keys[i], hm_mix(keys[i]));
-    if (pos < 0) continue;
-    uint32_t row = (SLOTS(ix)[pos] >> h->tag_bits) - 1;
-    __atomic_store_n(&SLOTS(ix)[pos], TOMB, SC);
-    hm_free_row(h, row);
+    hm_slot *s = hm_find(ix, keys[i], hm_mix(keys[i]));
+    if (!s) continue;
+    hm_remove(h, s);
     erased++;
   }
   h->erasures += erased;
   return erased;
 }
 
-// The `k`-th smallest (1-based) meta value among live records: three histogram passes of 11/11/10 bits.
+// The `k`-th smallest (1-based) meta value among live keys: three histogram passes of 11/11/10 bits.
 static uint32_t hm_select(hm_header *h, uint32_t k) {
+  const hm_index *ix = hm_current(h);
+  const hm_slot *slots = SLOTS(ix);
   uint32_t prefix = 0;
   for (uint32_t pass = 0; pass < 3; pass++) {
     const uint32_t shift = pass == 0 ? 21 : pass == 1 ? 10 : 0;
     const uint32_t bits = pass == 2 ? 10 : 11;
     const uint32_t high_shift = shift + bits;   // bits above this pass, fixed by `prefix`
     for (uint32_t b = 0; b < HIST; b++) h->hist[b] = 0;
-    for (uint32_t r = 0; r < h->rows_used; r++) {
-      uint8_t *rec = hm_rec(h, r);
-      if (*hm_ver(rec) & FREE) continue;
-      uint32_t m = *(volatile uint32_t *)(rec + 4);
+    for (uint32_t p = 0; p < ix->cap; p++) {
+      if (slots[p].ref < REF_ROW) continue;
+      uint32_t m = *(volatile uint32_t *)hm_meta(h, slots[p].ref - REF_ROW);
       if (high_shift < 32 && (m >> high_shift) != (prefix >> high_shift)) continue;
       h->hist[(m >> shift) & ((1u << bits) - 1u)]++;
     }
@@ -547,56 +560,63 @@ static uint32_t hm_select(hm_header *h, uint32_t k) {
 
 /**
  * Writer: when the partition holds more than `margin` keys, evicts by the policy down to `target`
- * (random records; smallest access count; oldest insert/update stamp). Returns the number evicted.
+ * (random keys; smallest access count; oldest insert/update stamp). Returns the number evicted.
  */
 EMSCRIPTEN_KEEPALIVE uint32_t hm_evict(hm_header *h) {
   if (h->size <= h->margin) return 0;
+  hm_reclaim(h);
+  const hm_index *ix = hm_current(h);
+  hm_slot *slots = SLOTS(ix);
   uint32_t need = h->size - h->target, done = 0;
   if (h->policy == POLICY_RANDOM) {
-    while (done < need) {
+    // Uniform over live keys: random slots, empty ones and tombstones skipped.
+    while (done < need && h->size) {
       uint32_t x = h->rng;
       x ^= x << 13; x ^= x >> 17; x ^= x << 5;
       h->rng = x;
-      uint32_t row = hm_reduce(x, h->rows_used);
-      if (*hm_ver(hm_rec(h, row)) & FREE) continue;
-      hm_remove(h, row);
+      hm_slot *s = &slots[hm_reduce(x, ix->cap)];
+      if (s->ref < REF_ROW) continue;
+      hm_remove(h, s);
       done++;
     }
   } else {
     const uint32_t threshold = hm_select(h, need);
-    // Strictly below the threshold first, then ties in row order, then (only if readers moved counts
-    // meanwhile) any record.
+    // Strictly below the threshold first, then ties in slot order, then (only if readers moved counts
+    // meanwhile) any key.
     for (uint32_t pass = 0; pass < 3; pass++)
-      for (uint32_t r = 0; r < h->rows_used && done < need; r++) {
-        const uint8_t *rec = hm_rec(h, r);
-        if (*hm_ver((uint8_t *)rec) & FREE) continue;
-        const uint32_t m = *(volatile const uint32_t *)(rec + 4);
-        if (pass == 2 || (pass == 0 ? m < threshold : m == threshold)) { hm_remove(h, r); done++; }
+      for (uint32_t p = 0; p < ix->cap && done < need; p++) {
+        hm_slot *s = &slots[p];
+        if (s->ref < REF_ROW) continue;
+        const uint32_t m = *(volatile const uint32_t *)hm_meta(h, s->ref - REF_ROW);
+        if (pass == 2 || (pass == 0 ? m < threshold : m == threshold)) { hm_remove(h, s); done++; }
       }
   }
   h->evictions += done;
   return done;
 }
 
-/** Writer: keys of live records among rows [first, first + count) to `out`; returns how many. */
+/** Writer: keys of live slots among index positions [first, first + count) to `out`; returns how many. */
 EMSCRIPTEN_KEEPALIVE uint32_t hm_dump(hm_header *h, uint32_t first, uint32_t count, int64_t *out) {
-  uint32_t end = first + count > h->rows_used ? h->rows_used : first + count, k = 0;
-  for (uint32_t r = first; r < end; r++) {
-    uint8_t *rec = hm_rec(h, r);
-    if (!(*hm_ver(rec) & FREE)) out[k++] = hm_key(h, rec);
-  }
+  const hm_index *ix = hm_current(h);
+  const hm_slot *slots = SLOTS(ix);
+  uint32_t end = first + count > ix->cap ? ix->cap : first + count, k = 0;
+  for (uint32_t p = first; p < end; p++)
+    if (slots[p].ref >= REF_ROW) out[k++] = slots[p].key;
   return k;
 }
 
-/** Writer: removes every key (records are freed, a fresh small index is published). Returns 0 or 1 (no memory). */
+/** Writer: removes every key (rows are freed, a fresh small index is published). Returns 0 or 1 (no memory). */
 EMSCRIPTEN_KEEPALIVE uint32_t hm_clear(hm_header *h) {
-  for (uint32_t r = 0; r < h->rows_used; r++)
-    if (!(*hm_ver(hm_rec(h, r)) & FREE)) hm_free_row(h, r);
+  const hm_index *ix = hm_current(h);
+  hm_slot *slots = SLOTS(ix);
+  for (uint32_t p = 0; p < ix->cap; p++)
+    if (slots[p].ref >= REF_ROW) hm_remove(h, &slots[p]);
   return (uint32_t)hm_rebuild(h, hm_cap_for(h, 0));
 }
 
 /** Counters and sizes: 0 size, 1 hits, 2 misses, 3 insertions, 4 replacements, 5 evictions, 6 erasures,
- *  7 rows_used, 8 index capacity, 9 index_used, 10 allocated top, 11 record stride, 12 chunk rows. */
+ *  7 rows_used, 8 index capacity, 9 index_used, 10 allocated top, 11 row bytes (with its meta word),
+ *  12 chunk rows, 13 index slot bytes. */
 EMSCRIPTEN_KEEPALIVE double hm_stat(hm_header *h, uint32_t which) {
   switch (which) {
     case 0: return __atomic_load_n(&h->size, SC);
@@ -615,8 +635,9 @@ EMSCRIPTEN_KEEPALIVE double hm_stat(hm_header *h, uint32_t which) {
     case 8: return hm_current(h)->cap;
     case 9: return h->index_used;
     case 10: return h->top;
-    case 11: return h->stride;
+    case 11: return h->row_bytes + h->meta;
     case 12: return (double)(1u << h->chunk_shift);
+    case 13: return sizeof(hm_slot);
     default: return -1;
   }
 }

@@ -2,7 +2,8 @@ import { SCALES } from '../lib/scales.js';
 import { latencyRounds } from '../lib/latency.js';
 import { loadedArena } from './host.js';
 import { hostServer, HOST_MODEL, HOST_TABLE } from '../lib/host-server.js';
-import { summarize } from '../lib/stats.js';
+import { quantileSorted, summarize } from '../lib/stats.js';
+import { gatherTool } from './limit.js';
 import type { RunContext } from '../lib/context.js';
 import type { Figure, SuiteReport } from '../lib/results.js';
 import type { Suite } from '../lib/suite.js';
@@ -56,6 +57,7 @@ export const latencySuite: Suite = {
     }
     const { server } = opened;
     report.note(`ParameterServer over the host table: tiers ${opened.tiers.join(' -> ')}, opened (import included) in ${opened.openSeconds.toFixed(1)} s`);
+    if (usable.includes(256)) await againstGather(ctx, report, (keys, out) => server.lookupSync(HOST_MODEL, HOST_TABLE, keys, out));
     for (const size of usable) {
       const out = new Float32Array(size * table.dim);
       const { p99 } = await percentiles(ctx, report, 'server', size, sizes.samples, stream, (keys) => server.lookup(HOST_MODEL, HOST_TABLE, keys, out));
@@ -91,6 +93,71 @@ export const latencySuite: Suite = {
     }
   },
 };
+
+const GATHER_ROUNDS = 21;
+
+/**
+ * The 256-key target against the machine: ParameterServer.lookupSync (the small-batch path: no promise)
+ * and the C gather of the same 256 rows (suite limit's program, one batch at a time, in its own process),
+ * interleaved in GATHER_ROUNDS rounds that alternate which side goes first, over the same zipf windows as
+ * the other latency figures. Each figure is the median (min, max) of a per-round percentile; the pooled
+ * percentiles of all calls are in the notes. The first round of each side is warm-up and not counted.
+ */
+async function againstGather(ctx: RunContext, report: SuiteReport, lookupSync: (keys: BigInt64Array, out: Float32Array) => unknown): Promise<void> {
+  const tool = await gatherTool(ctx);
+  if ('missing' in tool) {
+    report.skip('lookupSync vs C gather, batch 256', tool.missing);
+    return;
+  }
+  const table = ctx.table();
+  const size = 256, stream = table.streams.zipf.keys, starts = stream.length - size + 1;
+  const perRound = Math.max(50, Math.min(500, Math.floor(SCALES[ctx.scale].latency.samples / 4)));
+  const gather = await tool.latency('zipf');
+  const out = new Float32Array(size * table.dim);
+  const sides = { server: { p50: [] as number[], p99: [] as number[], all: [] as number[] }, gather: { p50: [] as number[], p99: [] as number[], all: [] as number[] } };
+  const record = (side: keyof typeof sides, ns: number[], round: number) => {
+    if (round === 0) return;
+    const us = Float64Array.from(ns, (t) => t / 1000).sort();
+    sides[side].p50.push(quantileSorted(us, 0.5));
+    sides[side].p99.push(quantileSorted(us, 0.99));
+    sides[side].all.push(...us);
+  };
+  try {
+    let first = 0;
+    for (let round = 0; round < GATHER_ROUNDS; round++) {
+      const runServer = () => {
+        const ns: number[] = [];
+        for (let i = first; i < first + perRound; i++) {
+          const start = (i * 7919 * size) % starts;
+          const keys = stream.subarray(start, start + size);
+          const t0 = process.hrtime.bigint();
+          lookupSync(keys, out);
+          ns.push(Number(process.hrtime.bigint() - t0));
+        }
+        record('server', ns, round);
+      };
+      if (round % 2 === 0) runServer();
+      record('gather', await gather.gather(first, perRound, size), round);
+      if (round % 2 === 1) runServer();
+      first += perRound;
+    }
+  } finally {
+    gather.stop();
+  }
+  const note = `${perRound} calls per round, ${GATHER_ROUNDS - 1} rounds interleaved with the other side (which goes first alternates)`;
+  const pooled = (side: keyof typeof sides, q: number) => quantileSorted(Float64Array.from(sides[side].all).sort(), q).toFixed(1);
+  const f = (side: keyof typeof sides, label: string) => {
+    const p50 = report.figure(`${label} p50 batch 256 (interleaved)`, 'us', summarize(sides[side].p50), note);
+    const p99 = report.figure(`${label} p99 batch 256 (interleaved)`, 'us', summarize(sides[side].p99), `${note}; pooled over all calls: p50 ${pooled(side, 0.5)} us, p99 ${pooled(side, 0.99)} us`);
+    ctx.record('latency', p50);
+    ctx.record('latency', p99);
+    return { p50, p99 };
+  };
+  const server = f('server', 'server lookupSync');
+  const c = f('gather', 'C gather of the same rows');
+  report.bound('server lookupSync p99 batch 256 (interleaved) / 50 us', server.p99, 50, '50 us');
+  report.note(`batch 256, same run, interleaved: server lookupSync / C gather of the same rows = ${(server.p50.median / c.p50.median).toFixed(2)}x at p50, ${(server.p99.median / c.p99.median).toFixed(2)}x at p99 (medians over rounds)`);
+}
 
 /** p50 and p99 figures of `label` for batches of `size` keys taken from `stream`, ROUNDS rounds. */
 async function percentiles(ctx: RunContext, report: SuiteReport, label: string, size: number, samples: number, stream: BigInt64Array, fn: (keys: BigInt64Array) => unknown) {

@@ -1,4 +1,5 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -71,6 +72,65 @@ int main(int argc, char **argv) {
 }
 `;
 
+/**
+ * The same C gather, one small batch at a time, as a long-running process for the latency suite: it
+ * reads commands `FIRST COUNT SIZE` on stdin and, for i in FIRST .. FIRST + COUNT - 1, copies the SIZE
+ * rows of the stream window starting at (i * 7919 * SIZE) mod (stream length - SIZE + 1) (the latency
+ * suite's windows) and prints each batch's nanoseconds on one line. Waiting on stdin between commands,
+ * it lets the two sides of a latency ratio be interleaved finely.
+ */
+const GATHER_LATENCY_C = String.raw`
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static void *slurp(const char *path, size_t bytes) {
+  void *p = NULL;
+  if (posix_memalign(&p, 64, bytes)) { perror("posix_memalign"); exit(2); }
+  FILE *f = fopen(path, "rb");
+  if (!f || fread(p, 1, bytes, f) != bytes) { fprintf(stderr, "cannot read %s\n", path); exit(2); }
+  fclose(f);
+  return p;
+}
+
+static uint64_t ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+/* usage: gather-latency ROWS_FILE INDEX_FILE keys dim streamLength */
+int main(int argc, char **argv) {
+  if (argc != 6) { fprintf(stderr, "usage: gather-latency rows index keys dim streamLength\n"); return 2; }
+  size_t keys = strtoull(argv[3], 0, 10), dim = strtoull(argv[4], 0, 10), len = strtoull(argv[5], 0, 10);
+  size_t rowBytes = dim * sizeof(float);
+  const char *rows = slurp(argv[1], keys * rowBytes);
+  const int32_t *index = slurp(argv[2], len * sizeof(int32_t));
+  char *out = NULL;
+  if (posix_memalign((void **)&out, 64, 65536 * rowBytes)) return 2;
+  volatile uint32_t sink = 0;
+  printf("ready\n");
+  fflush(stdout);
+  unsigned long long first, count, size;
+  while (scanf("%llu %llu %llu", &first, &count, &size) == 3) {
+    if (size < 1 || size > 65536 || size > len) { fprintf(stderr, "bad size %llu\n", size); return 2; }
+    uint64_t starts = len - size + 1;
+    for (unsigned long long i = first; i < first + count; i++) {
+      const int32_t *ix = index + (i * 7919ull * size) % starts;
+      uint64_t t0 = ns();
+      for (size_t k = 0; k < size; k++) memcpy(out + k * rowBytes, rows + (size_t)ix[k] * rowBytes, rowBytes);
+      uint64_t t1 = ns();
+      sink += ((const uint32_t *)out)[i % (size * dim)];
+      printf("%llu%c", (unsigned long long)(t1 - t0), i + 1 == first + count ? '\n' : ' ');
+    }
+    fflush(stdout);
+  }
+  return 0;
+}
+`;
+
 export const limitSuite: Suite = {
   name: 'limit',
   description: 'memcpy gather of the host table by precomputed row index, C compiled with cc -O3',
@@ -95,6 +155,15 @@ export interface GatherTool {
   compiler: string;
   /** Gathers every batch of `stream` per sample until `maxTime` s and `minSamples` passed; keys/s per sample. */
   run(stream: StreamName, maxTime: number, minSamples: number): number[];
+  /** The one-batch-at-a-time gather of `stream` (GATHER_LATENCY_C), started; stop() ends it. */
+  latency(stream: StreamName): Promise<LatencyGather>;
+}
+
+/** A running GATHER_LATENCY_C process. */
+export interface LatencyGather {
+  /** Nanoseconds of each of the `count` windows of `size` rows from window index `first` on. */
+  gather(first: number, count: number, size: number): Promise<number[]>;
+  stop(): void;
 }
 
 /**
@@ -110,6 +179,8 @@ export function gatherTool(ctx: RunContext): Promise<GatherTool | { missing: str
     ctx.onClose(() => rmSync(dir, { recursive: true, force: true }));
     writeFileSync(join(dir, 'gather.c'), GATHER_C);
     execFileSync(compiler, ['-O3', '-o', join(dir, 'gather'), join(dir, 'gather.c')], { stdio: 'inherit' });
+    writeFileSync(join(dir, 'gather-latency.c'), GATHER_LATENCY_C);
+    execFileSync(compiler, ['-O3', '-o', join(dir, 'gather-latency'), join(dir, 'gather-latency.c')], { stdio: 'inherit' });
     writeFileSync(join(dir, 'rows.bin'), table.rows);
     const checksums = new Map<StreamName, number>();
     for (const stream of STREAMS) {
@@ -128,8 +199,45 @@ export function gatherTool(ctx: RunContext): Promise<GatherTool | { missing: str
         if (checksum !== checksums.get(stream)) throw new Error(`limit: the C gather returned other rows than the table holds (checksum ${checksum})`);
         return [...run.stdout.matchAll(/sample (\S+)/g)].map((m) => table.batch / Number(m[1]));
       },
+      latency: (stream) => startLatencyGather(join(dir, 'gather-latency'), [
+        join(dir, 'rows.bin'), join(dir, `${stream}.idx`), String(table.keys), String(table.dim), String(table.streams[stream].rows.length),
+      ]),
     };
   });
+}
+
+async function startLatencyGather(program: string, args: string[]): Promise<LatencyGather> {
+  const child = spawn(program, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  const lines = createInterface({ input: child.stdout });
+  const waiting: ((line: string) => void)[] = [];
+  let stderr = '';
+  let ended: Error | null = null;
+  child.stderr.on('data', (d) => { stderr += d; });
+  const fail = (err: Error) => {
+    ended ??= err;
+    for (const w of waiting.splice(0)) w('');
+  };
+  child.on('error', fail);
+  child.on('exit', (code) => fail(new Error(`latency gather exited (${code}): ${stderr}`)));
+  lines.on('line', (line) => waiting.shift()?.(line));
+  const next = () => new Promise<string>((resolve, reject) => {
+    if (ended) reject(ended);
+    else waiting.push((line) => (ended && !line ? reject(ended) : resolve(line)));
+  });
+  if ((await next()) !== 'ready') throw new Error(`latency gather did not start: ${stderr}`);
+  return {
+    async gather(first, count, size) {
+      const reply = next();
+      child.stdin.write(`${first} ${count} ${size}\n`);
+      const times = (await reply).trim().split(' ').map(Number);
+      if (times.length !== count || times.some((t) => !Number.isFinite(t))) throw new Error(`latency gather: bad reply for ${count} batches`);
+      return times;
+    },
+    stop() {
+      child.stdin.end();
+      child.kill();
+    },
+  };
 }
 
 /** uint32 sum of the words of the first batch's rows, as the C program computes it. */

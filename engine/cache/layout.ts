@@ -72,7 +72,10 @@ export function chunkRows(dim: number): number {
 
 /**
  * One thread's scratch: the call's stamp (u64), then keys, rows, miss positions and the query's probe
- * results (way and version, 8 bytes a key) of one chunk.
+ * results (way and version, 8 bytes a key) of one chunk; then what the small-batch path (l1_serve) needs
+ * for one chunk: the inverse map, first positions, missed keys, a dedup table (2 x chunk rounded up to a
+ * power of two: u32 indexes, then i64 keys), the missed keys' rows from the lower tiers, one u32 per
+ * distinct key for l1_place_missed, and the distinct count.
  */
 export interface ScratchLayout {
   stamp: number;
@@ -80,16 +83,36 @@ export interface ScratchLayout {
   rows: number;
   miss: number;
   probe: number;
+  inverse: number;
+  first: number;
+  missKeys: number;
+  table: number;
+  tableMask: number;
+  fill: number;
+  slotOf: number;
+  distinct: number;
   bytes: number;
 }
 
 export function scratchLayout(base: number, dim: number): ScratchLayout {
   const chunk = chunkRows(dim);
+  let tableSize = 16;
+  while (tableSize < 2 * chunk) tableSize *= 2;
   const keys = base + 16;
   const rows = keys + chunk * 8;
   const miss = rows + chunk * dim * 4;
   const probe = miss + chunk * 4;
-  return { stamp: base, keys, rows, miss, probe, bytes: align(probe + chunk * 8 - base, WASM_PAGE_BYTES) };
+  const inverse = probe + chunk * 8;
+  const first = inverse + chunk * 4;
+  const missKeys = align(first + chunk * 4, 8);
+  const table = missKeys + chunk * 8;
+  const fill = align(table + tableSize * 12, 16);
+  const slotOf = fill + chunk * dim * 4;
+  const distinct = slotOf + chunk * 4;
+  return {
+    stamp: base, keys, rows, miss, probe, inverse, first, missKeys, table, tableMask: tableSize - 1, fill, slotOf, distinct,
+    bytes: align(distinct + 4 - base, WASM_PAGE_BYTES),
+  };
 }
 
 /** Checks the options of a new cache; returns its geometry. Capacity is rounded up to whole sets. */

@@ -53,6 +53,9 @@ export class WasmEmbeddingCache implements EmbeddingCache {
   private readonly missArea: Uint32Array;
   private readonly counters: BigUint64Array;
   private missed = new Uint32Array(0);
+  private readonly distinctWord: Uint32Array;
+  /** Views of the scratch rows by request size, so that the small-batch path allocates nothing. */
+  private readonly rowViews = new Map<number, Float32Array>();
   private closed = false;
 
   /** A new, empty cache in a new shared memory. Throws HpsError BAD_CONFIG / CAPACITY on bad options. */
@@ -107,6 +110,7 @@ export class WasmEmbeddingCache implements EmbeddingCache {
     this.rowArea = new Float32Array(buf, this.scratch.rows, this.chunk * this.dim);
     this.missArea = new Uint32Array(buf, this.scratch.miss, this.chunk);
     this.counters = new BigUint64Array(buf, HEADER + H.clock, 6);
+    this.distinctWord = new Uint32Array(buf, this.scratch.distinct, 1);
   }
 
   /** A structured-cloneable handle for `WasmEmbeddingCache.attach` in another thread. */
@@ -145,6 +149,67 @@ export class WasmEmbeddingCache implements EmbeddingCache {
       if (start < m) out.set(rows.subarray(start * dim, m * dim), (c0 + start) * dim);
     }
     return this.missed.slice(0, total);
+  }
+
+  /** Keys a small-batch call (serveBegin) takes at most: one scratch chunk. */
+  get smallBatchKeys(): number {
+    return this.chunk;
+  }
+
+  /**
+   * The small-batch inline path, first half (wasm/cache.c l1_serve): deduplicates `keys` (at most
+   * smallBatchKeys), looks each distinct key up once (a hit is an access, as in querySync) and puts
+   * the hit rows in request order in this instance's scratch, with no allocation and no JavaScript per
+   * key. Returns the number of distinct keys that missed; `serveDistinct()` gives the distinct count.
+   * When it returns 0, call `serveFinish(out, n, 0)`; otherwise write the rows of `serveMissedKeys(m)`
+   * into `serveMissedRows(m)` and call `serveFinish(out, n, m)`. Nothing else may use this instance
+   * in between (the scratch holds the request).
+   */
+  serveBegin(keys: BigInt64Array): number {
+    this.checkOpen();
+    checkKeys(keys);
+    const n = keys.length;
+    if (n > this.chunk) {
+      throw new HpsError('BAD_KEY', `serveBegin: ${n} keys, expected at most smallBatchKeys = ${this.chunk} (querySync takes any number)`);
+    }
+    const s = this.scratch, k = this.kernels;
+    this.keyArea.set(keys);
+    k.l1_tick(HEADER, s.stamp);
+    return k.l1_serve(HEADER, s.keys, n, s.rows, s.inverse, s.first, s.miss, s.missKeys, s.table, s.tableMask, s.stamp, s.probe, s.distinct);
+  }
+
+  /** Distinct keys of the last serveBegin. */
+  serveDistinct(): number {
+    return this.distinctWord[0];
+  }
+
+  /** The `m` distinct keys the last serveBegin missed (a view of the scratch: copy it to keep it). */
+  serveMissedKeys(m: number): BigInt64Array {
+    return new BigInt64Array(this.memory.buffer, this.scratch.missKeys, m);
+  }
+
+  /** Where the rows of serveMissedKeys(m) go, in that order, before serveFinish (a view of the scratch). */
+  serveMissedRows(m: number): Float32Array {
+    return new Float32Array(this.memory.buffer, this.scratch.fill, m * this.dim);
+  }
+
+  /**
+   * Second half: places the `m` missed rows (serveMissedRows) at every position of their keys, then
+   * copies the request's rows to `out` (keys.length x dim of the last serveBegin) in one piece.
+   */
+  serveFinish(out: Float32Array, n: number, m: number): void {
+    const s = this.scratch, dim = this.dim;
+    if (!(out instanceof Float32Array) || out.length < n * dim) {
+      throw new HpsError('BAD_OUTPUT', `out: expected a Float32Array of at least ${n} x ${dim} = ${n * dim} floats, got ${describeValue(out)}`);
+    }
+    if (m > 0) this.kernels.l1_place_missed(s.rows, dim, s.inverse, n, s.miss, m, s.fill, s.slotOf, this.distinctWord[0]);
+    let view = this.rowViews.get(n);
+    if (!view) {
+      if (this.rowViews.size >= 64) this.rowViews.clear();
+      view = this.rowArea.subarray(0, n * dim);
+      this.rowViews.set(n, view);
+    }
+    out.set(view);
   }
 
   /** Inserts or replaces rows (`vectors` is keys.length x dim), evicting by the policy when a set is full. */

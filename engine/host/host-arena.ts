@@ -90,7 +90,10 @@ export class HostArena {
     const module = kernelModule();
     const margin = Math.min(o.overflowMargin, 0xffffffff);
     const target = Math.floor(o.overflowResolutionTarget * margin);
-    const initialKeys = Math.ceil(expectedPerPartition(o) * 1.02);
+    // Keys spread over partitions by hash: room for three standard deviations above the mean, so that
+    // an index sized for expectedKeys never grows while it is loaded (16-byte slots: slack costs memory).
+    const perPartition = expectedPerPartition(o);
+    const initialKeys = Math.ceil(perPartition + (o.numPartitions > 1 ? 3 * Math.sqrt(perPartition) : 0));
     const memories: WebAssembly.Memory[] = [];
     for (let p = 0; p < o.numPartitions; p++) {
       const memory = newKernelMemory(1 << 20, o.maxPartitionBytes);
@@ -323,8 +326,8 @@ export class HostArena {
     for (const p of this.parts) {
       p.lock();
       try {
-        const rows = p.stat(Stat.RowsUsed), keyIndex = p.keysAt / 8;
-        for (let first = 0; first < rows; first += this.chunk) {
+        const slots = p.stat(Stat.IndexCapacity), keyIndex = p.keysAt / 8;
+        for (let first = 0; first < slots; first += this.chunk) {
           const c = p.k.hm_dump(H, first, this.chunk, p.keysAt);
           if (c) pieces.push(p.i64.slice(keyIndex, keyIndex + c));
           total += c;
@@ -379,12 +382,12 @@ export class HostArena {
     return s;
   }
 
-  /** Internal sizes of partition `q` (index capacity and use, records, stride) for docs and benchmarks. */
-  layout(q = 0): { indexCapacity: number; indexUsed: number; rowsUsed: number; recordBytes: number; chunkRows: number; allocatedBytes: number } {
+  /** Internal sizes of partition `q` (index capacity, use and slot bytes, slab rows and row bytes) for docs and benchmarks. */
+  layout(q = 0): { indexCapacity: number; indexUsed: number; slotBytes: number; rowsUsed: number; rowBytes: number; chunkRows: number; allocatedBytes: number } {
     const p = this.parts[q];
     return {
-      indexCapacity: p.stat(Stat.IndexCapacity), indexUsed: p.stat(Stat.IndexUsed), rowsUsed: p.stat(Stat.RowsUsed),
-      recordBytes: p.stat(Stat.Stride), chunkRows: p.stat(Stat.ChunkRows), allocatedBytes: p.stat(Stat.Top),
+      indexCapacity: p.stat(Stat.IndexCapacity), indexUsed: p.stat(Stat.IndexUsed), slotBytes: p.stat(Stat.SlotBytes),
+      rowsUsed: p.stat(Stat.RowsUsed), rowBytes: p.stat(Stat.RowBytes), chunkRows: p.stat(Stat.ChunkRows), allocatedBytes: p.stat(Stat.Top),
     };
   }
 

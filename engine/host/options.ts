@@ -1,7 +1,7 @@
 import { HpsError } from '../errors.js';
 import type { OverflowPolicy } from '../config/types.js';
 import { ALLOCATION_RATE, OVERFLOW_MARGIN, OVERFLOW_POLICY, OVERFLOW_RESOLUTION_TARGET } from '../config/defaults.js';
-import { recordBytes } from '../wasm/hostmap.js';
+import { rowBytes, SLOT_BYTES } from '../wasm/hostmap.js';
 
 /** Options of HostArena.create: VolatileDbConfig's fields for one table (HPS defaults when left out). */
 export interface HostArenaOptions {
@@ -89,7 +89,7 @@ export function resolveArenaOptions(options: unknown): ResolvedArenaOptions {
  * default of 256 MiB per step would leave up to 4 GiB unused over 16 partitions.
  */
 export function slabStepBytes(o: ResolvedArenaOptions): number {
-  const record = recordBytes(o.dim, o.overflowPolicy);
+  const record = rowBytes(o.dim, o.overflowPolicy);
   const expectedBytes = expectedPerPartition(o) * record;
   const wanted = expectedBytes ? Math.min(16 << 20, Math.max(64 << 10, expectedBytes / 64)) : 1 << 20;
   return Math.max(64 << 10, record, Math.min(o.allocationRate, wanted));
@@ -97,6 +97,6 @@ export function slabStepBytes(o: ResolvedArenaOptions): number {
 
 /** Keys one partition is sized for up front: expectedKeys spread over the partitions, within the margin and memory. */
 export function expectedPerPartition(o: ResolvedArenaOptions): number {
-  const fits = Math.floor((0.9 * o.maxPartitionBytes) / (recordBytes(o.dim, o.overflowPolicy) + 5));
+  const fits = Math.floor((0.9 * o.maxPartitionBytes) / (rowBytes(o.dim, o.overflowPolicy) + SLOT_BYTES / 0.88));
   return Math.min(Math.ceil(o.expectedKeys / o.numPartitions), o.overflowMargin, fits);
 }

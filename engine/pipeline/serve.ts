@@ -68,7 +68,7 @@ export function* serveSteps(
   return { counts, notFound: composePositions(missed, notFound) };
 }
 
-function* fetchAndCache(tiers: TableTiers, epoch: number, l1: CacheTier, keys: BigInt64Array, below: BelowL1): Steps<void> {
+export function* fetchAndCache(tiers: TableTiers, epoch: number, l1: CacheTier, keys: BigInt64Array, below: BelowL1): Steps<void> {
   const rows = new Float32Array(keys.length * tiers.dim);
   const notFound = (yield below(keys, rows, emptyCounts())) as Uint32Array;
   yield* insertFound(tiers, epoch, l1, keys, rows, notFound);
@@ -123,7 +123,7 @@ export function resolveBelowL1(tiers: TableTiers, keys: BigInt64Array, out: Floa
  * overlapped the fetch that produced them (the epoch was odd or moved): then whatever was inserted is
  * taken out again.
  */
-function* insertFound(
+export function* insertFound(
   tiers: TableTiers, epoch: number, tier: CacheTier,
   keys: BigInt64Array, rows: Float32Array, notFound: Uint32Array,
 ): Steps<void> {

@@ -22,6 +22,16 @@ export interface CacheKernels {
   l1_dump(header: number, owner: number, first: number, count: number, out: number): number;
   /** If `owner` (an ended thread) holds the writer lock: drops its half-written slot, recounts, unlocks; 1 if so. */
   l1_recover(header: number, owner: number): number;
+  /**
+   * Small-batch path: dedup, one probe per distinct key, hit rows in request order to `out` (repeats
+   * copied from the first occurrence); distinct indexes and keys that missed to `miss` / `missKeys`.
+   * Writes the distinct count (u32) to `distinct`; returns the number of distinct keys that missed.
+   */
+  l1_serve(header: number, keys: number, n: number, out: number, inverse: number, first: number, miss: number,
+    missKeys: number, table: number, mask: number, stamp: number, probe: number, distinct: number): number;
+  /** After l1_serve: row j of `rows` to every position of distinct key miss[j] in `out`. */
+  l1_place_missed(out: number, dim: number, inverse: number, n: number, miss: number, m: number, rows: number,
+    slotOf: number, distinct: number): void;
   /** The set the key (an i64 at `key`) maps to. */
   l1_set_index(header: number, key: number): number;
 }

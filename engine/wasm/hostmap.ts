@@ -19,7 +19,7 @@ export interface HostKernels {
   hm_scratch(header: number, slot: number, bytes: number): number;
   /**
    * Lock-free lookup: rows to `out` (row order[i] for key i when `order` is not 0, else row i; zeros for
-   * misses), miss positions + missBase to `miss`; returns misses. `tmp`: 2n u32 of scratch; `fence`: 1
+   * misses), miss positions + missBase to `miss`; returns misses. `tmp`: n u32 of scratch; `fence`: 1
    * where the CPU may reorder loads (see READ_FENCE).
    */
   hm_gather(header: number, slot: number, keys: number, n: number, out: number, order: number, miss: number,
@@ -50,7 +50,7 @@ export interface HostKernels {
 /** hm_stat selectors (wasm/hostmap.c). */
 export const enum Stat {
   Size = 0, Hits = 1, Misses = 2, Insertions = 3, Replacements = 4, Evictions = 5, Erasures = 6,
-  RowsUsed = 7, IndexCapacity = 8, IndexUsed = 9, Top = 10, Stride = 11, ChunkRows = 12,
+  RowsUsed = 7, IndexCapacity = 8, IndexUsed = 9, Top = 10, RowBytes = 11, ChunkRows = 12, SlotBytes = 13,
 }
 
 /** Overflow policy numbers of hm_init. */
@@ -61,12 +61,14 @@ export const HEADER_OFFSET = KERNEL_RESERVED_BYTES;
 /** Index load factor limit (times 65536): the index grows past 0.9 and lands at 0.675 after growth. */
 export const MAX_LOAD_Q16 = Math.round(0.9 * 65536);
 /**
- * Record bytes: version word, meta word (evict_least_used / evict_oldest; a pad word for evict_random
- * from dim 64 up, so that rows start 16-byte aligned), 8-byte key, the row.
+ * Slab bytes per key: the row, and a meta word for evict_least_used (use count) and evict_oldest
+ * (stamp). The key and the version live in the key's 16-byte index slot (SLOT_BYTES).
  */
-export function recordBytes(dim: number, policy: keyof typeof POLICY_CODES): number {
-  return (policy === 'evict_random' && dim < 64 ? 4 : 8) + 8 + 4 * dim;
+export function rowBytes(dim: number, policy: keyof typeof POLICY_CODES): number {
+  return 4 * dim + (policy === 'evict_random' ? 0 : 4);
 }
+/** Bytes of an index slot: i64 key, u32 version (seqlock), u32 row reference. */
+export const SLOT_BYTES = 16;
 
 /**
  * A seqlock reader must finish copying a row before it checks the version again. x86-64 never reorders

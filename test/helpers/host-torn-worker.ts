@@ -10,15 +10,16 @@ import { randomKeys, rng } from './host-random.js';
 export interface TornSetup {
   handle: HostArenaHandle;
   role: 'writer' | 'reader';
-  mode: 'rewrite' | 'grow' | 'evict';
+  mode: 'rewrite' | 'grow' | 'evict' | 'rebuild';
   hot: BigInt64Array;
-  /** [0]: stop flag for the writer. */
+  /** [0]: stop flag for the writer; [1]: the writer's rounds so far (readers read until it did a few). */
   control: Int32Array;
   rowsTarget: number;
   seed: number;
 }
 
 const setup = workerData as TornSetup;
+const MIN_WRITER_ROUNDS = 6;
 const arena = HostArena.attach(setup.handle);
 const dim = arena.dim;
 const hot = setup.hot;
@@ -29,6 +30,7 @@ if (setup.role === 'writer') {
   let stamp = 0, added = 0;
   while (Atomics.load(setup.control, 0) === 0) {
     stamp++;
+    Atomics.store(setup.control, 1, stamp);
     rows.fill(stamp);
     arena.insert(hot, rows);
     if (setup.mode === 'grow' && added < 300000 || setup.mode === 'evict') {
@@ -36,32 +38,44 @@ if (setup.role === 'writer') {
       arena.insert(fresh, new Float32Array(fresh.length * dim).fill(-stamp));
       added += fresh.length;
     }
+    if (setup.mode === 'rebuild') {
+      // Fresh keys in and out again: their tombstones make the index rebuild every few rounds, so that
+      // readers still probing a retired index overlap the next rewrite of the hot keys.
+      const fresh = randomKeys(rand, 2000);
+      arena.insert(fresh, new Float32Array(fresh.length * dim).fill(-stamp));
+      arena.erase(fresh);
+      added += fresh.length;
+    }
   }
   parentPort!.postMessage({ writes: stamp, added });
 } else {
-  const out = new Float32Array(hot.length * dim);
+  // 'rebuild' readers ask for the hot keys 16 times over, so that each kernel call runs long.
+  const keys = setup.mode === 'rebuild' ? new BigInt64Array(hot.length * 16).map((_, i) => hot[i % hot.length]) : hot;
+  const out = new Float32Array(keys.length * dim);
   const last = new Float64Array(hot.length);
   let rowsRead = 0, torn = 0, backwards = 0, missing = 0;
   let firstTorn = '';
-  while (rowsRead < setup.rowsTarget) {
-    const miss = arena.lookup(hot, out);
+  // Enough rows, and overlapping several writer rounds even when the machine gives the writer little time.
+  while (rowsRead < setup.rowsTarget || Atomics.load(setup.control, 1) < MIN_WRITER_ROUNDS) {
+    const miss = arena.lookup(keys, out);
     missing += miss.length;
     let m = 0;
-    for (let i = 0; i < hot.length; i++) {
+    for (let i = 0; i < keys.length; i++) {
       if (m < miss.length && miss[m] === i) { m++; continue; }
       const base = i * dim, v = out[base];
       for (let j = 1; j < dim; j++) {
         if (out[base + j] !== v) {
-          if (!torn) firstTorn = `key ${hot[i]}: element 0 is ${v}, element ${j} is ${out[base + j]}`;
+          if (!torn) firstTorn = `key ${keys[i]}: element 0 is ${v}, element ${j} is ${out[base + j]}`;
           torn++;
           break;
         }
       }
       // Without eviction a key's stamp never goes back for one reader (each read is one point in time).
-      if (setup.mode !== 'evict' && v < last[i]) backwards++;
-      last[i] = v;
+      const h = i % hot.length;
+      if (setup.mode !== 'evict' && i < hot.length && v < last[h]) backwards++;
+      if (i < hot.length) last[h] = v;
     }
-    rowsRead += hot.length;
+    rowsRead += keys.length;
   }
   parentPort!.postMessage({ rowsRead, torn, firstTorn, backwards, missing });
 }
