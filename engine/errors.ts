@@ -22,6 +22,8 @@ export type HpsErrorCode =
   | 'CAPACITY'
   // The GPU reported an error other than running out of memory or having no usable device.
   | 'DEVICE'
+  | 'BUSY'
+  | 'CORRUPT'
   | 'IO'
   // Raised by the network server (server/): a malformed request, a missing or wrong token, not ready yet.
   | 'BAD_REQUEST'

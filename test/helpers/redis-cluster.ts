@@ -110,7 +110,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<LocalC
         c.disconnect();
         return text.split('\n').filter((l) => {
           const flags = (l.split(' ')[2] ?? '').split(',');
-          return flags.includes('master') && !flags.some((f) => f.startsWith('fail'));
+          // A master with slots: a node that redis-cli is still turning into a replica shows as a master without any.
+          return flags.includes('master') && !flags.some((f) => f.startsWith('fail')) && l.trim().split(' ').length > 8;
         }).map((l) => l.split(' ')[1].split('@')[0]);
       },
       async flushAll() {
@@ -156,14 +157,27 @@ async function waitPing(client: Redis, address: string, child: ChildProcess): Pr
   }
 }
 
-/** Every live node says cluster_state:ok, every slot is assigned, and each master has a connected replica or none is expected. */
+/**
+ * Every live node says cluster_state:ok with all slots served, knows every live node, and all of them
+ * agree on which nodes are masters (right after creation or a failover, views converge over a moment).
+ */
 async function healthy(alive: string[], node: (a: string) => Redis): Promise<boolean> {
+  let masters: string | null = null;
   for (const a of alive) {
     const c = node(a);
     try {
       await c.connect();
       const info = (await c.call('CLUSTER', 'INFO')) as string;
       if (!info.includes('cluster_state:ok') || !info.includes('cluster_slots_ok:16384')) return false;
+      const nodes = ((await c.call('CLUSTER', 'NODES')) as string).split('\n').filter((l) => l.trim() !== '');
+      const live = nodes.filter((l) => !l.split(' ')[2].split(',').some((f) => f.startsWith('fail')));
+      if (live.length < alive.length) return false;
+      const liveMasters = live.filter((l) => l.split(' ')[2].split(',').includes('master'));
+      // Every live master serves slots (none is a replica-to-be still shown as an empty master).
+      if (liveMasters.some((l) => l.trim().split(' ').length <= 8)) return false;
+      const view = liveMasters.map((l) => l.split(' ')[1].split('@')[0]).sort().join(',');
+      if (masters !== null && view !== masters) return false;
+      masters = view;
     } catch {
       return false;
     } finally {
