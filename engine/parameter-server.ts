@@ -21,6 +21,7 @@ import type { UpdateConsumer, UpdateStats } from './updates/consumer.js';
 import type { TableStatsSnapshot } from './stats/table-stats.js';
 import type { CacheStats, EmbeddingCache, L1Spec } from './cache/types.js';
 import { WasmEmbeddingCache } from './cache/wasm-cache.js';
+import { CudaEmbeddingCache } from './cache/cuda-cache.js';
 import type { HostArenaStats } from './host/host-arena.js';
 
 export interface OpenOptions {
@@ -241,6 +242,21 @@ export class ParameterServer {
     const output = checkOutput(out, normalized.length, entry.dim, 'out', model, entry.config.name);
     await entry.usage.track(entry.runtime.lookup(normalized, output));
     return output;
+  }
+
+  /**
+   * A reusable output for the rows of `n` keys of `table` (n x dim floats), for `lookup`, `lookupMany`
+   * and, with n = rows, `lookupPooled`'s `out`. Where the table's L1 is the CUDA cache it is pinned host
+   * memory mapped into the GPU, so rows cross PCIe straight into it with no staging copy (freed when
+   * the array is garbage-collected); otherwise a plain Float32Array.
+   */
+  allocOutput(model: string, table: string | number, n: number): Float32Array {
+    const entry = this.table(model, table);
+    if (!Number.isSafeInteger(n) || n < 0 || n * entry.dim > 2 ** 32) {
+      throw new HpsError('BAD_OUTPUT', `allocOutput: n: expected an integer in [0, 2^32 / dim] (rows of ${entry.dim} floats), got ${describe(n)} ${String(n)}`);
+    }
+    const l1 = entry.built.parts.l1;
+    return l1 instanceof CudaEmbeddingCache ? l1.pinnedFloat32(n * entry.dim) : new Float32Array(n * entry.dim);
   }
 
   /**
