@@ -253,7 +253,7 @@ export class ParameterServer {
   allocOutput(model: string, table: string | number, n: number): Float32Array {
     const entry = this.table(model, table);
     if (!Number.isSafeInteger(n) || n < 0 || n * entry.dim > 2 ** 32) {
-      throw new HpsError('BAD_OUTPUT', `allocOutput: n: expected an integer in [0, 2^32 / dim] (rows of ${entry.dim} floats), got ${describe(n)} ${String(n)}`);
+      throw new HpsError('BAD_OUTPUT', `allocOutput: n: expected an integer in [0, 2^32 / dim] (rows of ${entry.dim} floats), got ${describeValue(n)}`);
     }
     const l1 = entry.built.parts.l1;
     return l1 instanceof CudaEmbeddingCache ? l1.pinnedFloat32(n * entry.dim) : new Float32Array(n * entry.dim);
@@ -296,9 +296,7 @@ export class ParameterServer {
    * `lookup`, done before it returns: served on the calling thread, with no worker pool and no promise.
    * Meant for small batches where an `await` does not fit (a TF.js layer's call()): the event loop is
    * blocked for the whole lookup, and a large batch gets none of the pool's threads. A table with a CUDA
-   * L1 cache cannot be read synchronously (BAD_CONFIG: use `lookup`, or `l1_backend: "wasm"`). A request
-   * of at most the WASM L1's scratch chunk (about 1 MiB of rows) takes the small-batch path
-   * (docs/pipeline.md): with BigInt64Array keys, an `out` and every key in L1 it allocates nothing.
+   * L1 cache cannot be read synchronously (BAD_CONFIG: use `lookup`, or `l1_backend: "wasm"`).
    */
   lookupSync(model: string, table: string | number, keys: KeyInput, out?: Float32Array): Float32Array {
     const entry = this.syncTable(model, table, 'lookupSync');
