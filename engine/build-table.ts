@@ -6,12 +6,17 @@ import { HostArena } from './host/host-arena.js';
 import type { ImportSource } from './import/source.js';
 import type { LmdbStore } from './lmdb/lmdb-store.js';
 import type { TableParts, TableSetup } from './pipeline/table-setup.js';
+import type { Cluster } from 'ioredis';
+import { redisTierFor, warmRedis } from './redis/open.js';
+import type { RedisTier } from './redis/redis-tier.js';
 
 /** A table's tiers as built on the calling thread at open, before the runtime and pool exist. */
 export interface BuiltTable {
   setup: TableSetup;
   parts: TableParts;
-  /** Keys loaded into L2 and L1 at open. */
+  /** The Redis tier (also in parts.remote), when volatile_db is a redis_cluster. */
+  redis: RedisTier | null;
+  /** Keys loaded into L2 (the host arena, or Redis) and L1 at open. */
   warmed: { l2: number; l1: number };
 }
 
@@ -28,7 +33,7 @@ export async function buildTable(
   config: ResolvedConfig, model: ModelConfig, table: TableConfig,
   store: LmdbStore | null, sparse: ImportSource | null,
   warn: (line: string) => void, log: (line: string) => void,
-  l1Cache?: (spec: L1Spec) => EmbeddingCache,
+  l1Cache?: (spec: L1Spec) => EmbeddingCache, redisClients: Cluster[] | null = null,
 ): Promise<BuiltTable> {
   const rows = store?.table(table.name)?.count ?? sparse?.totalRows ?? 0;
   const v = config.volatileDb;
@@ -43,8 +48,17 @@ export async function buildTable(
       overflowResolutionTarget: v.overflowResolutionTarget,
       expectedKeys: Math.ceil(rows * (store ? v.initialCacheRate : 1)),
     });
-  } else if (v.type === 'redis_cluster') {
-    warn(`hps: model ${model.name} table ${table.name}: volatile_db type redis_cluster is not served yet; the table has no L2 tier`);
+  }
+  let redis: RedisTier | null = null;
+  if (v.type === 'redis_cluster' && redisClients) {
+    redis = redisTierFor(redisClients, config, model, table, log);
+    // The near cache: a host arena in front of Redis, holding what this process read from it.
+    if (v.nearCache) {
+      l2 = HostArena.create({
+        dim: table.dim, numPartitions: v.numPartitions, allocationRate: v.allocationRate, overflowMargin: v.overflowMargin,
+        overflowPolicy: v.overflowPolicy, overflowResolutionTarget: v.overflowResolutionTarget, expectedKeys: Math.ceil(rows * v.initialCacheRate),
+      });
+    }
   }
 
   let l1: EmbeddingCache | null = null;
@@ -61,7 +75,9 @@ export async function buildTable(
     });
   }
 
-  const warmed = await warmUp(table, store, sparse, l2, l1, store ? v.initialCacheRate : 1);
+  const rate = store ? v.initialCacheRate : 1;
+  const warmed = await warmUp(table, store, sparse, l2, l1, rate);
+  if (redis) warmed.l2 += await warmRedis(redis, table, store, sparse, rate);
   return {
     setup: {
       model: model.name,
@@ -77,7 +93,8 @@ export async function buildTable(
       l3Root: store ? config.persistentDb.path : null,
       epoch: new SharedArrayBuffer(4),
     },
-    parts: { l1, l2, store },
+    parts: { l1, l2, store, remote: redis },
+    redis,
     warmed,
   };
 }

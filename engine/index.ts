@@ -26,3 +26,8 @@ export { WasmEmbeddingCache } from './cache/wasm-cache.js';
 export { HostArena, type HostArenaOptions } from './host/host-arena.js';
 export { createServer, HpsServer, type ServerAddresses } from '../server/server.js';
 export type { ServeOptions } from '../server/options.js';
+export { UpdatePublisher } from './updates/publisher.js';
+export type { UpdateStats, AppliedListener } from './updates/consumer.js';
+export type { RedisTierStats } from './redis/redis-tier.js';
+export { encodeMessage, decodeMessage, streamKey } from './updates/message.js';
+export { tableTag, partitionHash } from './redis/layout.js';

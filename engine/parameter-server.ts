@@ -12,6 +12,12 @@ import { PipelineKernels, type Combiner } from './pipeline/kernels-wasm.js';
 import { TableRuntime } from './pipeline/table-runtime.js';
 import { LookupPool } from './pool/lookup-pool.js';
 import { ModelUsage } from './model-usage.js';
+import type { Cluster } from 'ioredis';
+import type { StoreMark } from './lmdb/lmdb-store.js';
+import { openRedisClients } from './redis/open.js';
+import type { RedisTierStats } from './redis/redis-tier.js';
+import { startUpdates } from './updates/attach.js';
+import type { UpdateConsumer, UpdateStats } from './updates/consumer.js';
 import type { TableStatsSnapshot } from './stats/table-stats.js';
 import type { CacheStats, EmbeddingCache, L1Spec } from './cache/types.js';
 import { WasmEmbeddingCache } from './cache/wasm-cache.js';
@@ -65,6 +71,8 @@ export interface TableStats extends TableStatsSnapshot {
   l1Cache: (CacheStats & { kind: string }) | null;
   /** The host arena's counters, or null without L2. */
   l2Arena: HostArenaStats | null;
+  /** The Redis tier's counters (hits, misses, faults, keys that fell through, evictions), or null without it. */
+  l2Redis: RedisTierStats | null;
 }
 
 export interface TableInfo {
@@ -115,6 +123,8 @@ interface OpenContext {
   log: (line: string) => void;
   kernels: PipelineKernels;
   splitMinKeys: number;
+  /** The Redis Cluster clients every model's tables share, when volatile_db is a redis_cluster. */
+  redisClients: Cluster[];
 }
 
 /** Default of OpenOptions.splitMinKeys: below it, one thread serves a request faster than a split. */
@@ -159,6 +169,7 @@ export class ParameterServer {
       log: once(options.log ?? ((line) => process.stderr.write(`${line}\n`))),
       kernels: new PipelineKernels(),
       splitMinKeys: options.splitMinKeys ?? SPLIT_MIN_KEYS,
+      redisClients: resolved.volatileDb.type === 'redis_cluster' ? await openRedisClients(resolved) : [],
     };
     const imports: ImportReport[] = [];
     const models = new Map<string, ModelEntry>();
@@ -166,9 +177,50 @@ export class ParameterServer {
       for (const model of resolved.models) models.set(model.name, await openEntry(resolved, model, imports, context));
     } catch (e) {
       for (const m of models.values()) await closeEntry(m);
+      for (const c of context.redisClients) c.disconnect();
       throw e;
     }
-    return new ParameterServer(resolved, models, imports, config, context);
+    const server = new ParameterServer(resolved, models, imports, config, context);
+    if (resolved.updateSource) {
+      try {
+        const tables = resolved.models.flatMap((m) => m.tables.map((t) => ({ model: m.name, table: t })));
+        server.updates = await startUpdates(resolved, tables, {
+          storedId: (model, table, name) => server.models.get(model)?.tables.find((t) => t.config.name === table)?.built.parts.store?.mark(name),
+          apply: (model, table, keys, vectors, mark) => server.applyUpdate(model, table, keys, vectors, mark),
+        }, context.log);
+      } catch (e) {
+        await server.close();
+        throw e;
+      }
+    }
+    return server;
+  }
+
+  /** The update source's reader (update_source redis_stream), once open started it. */
+  private updates: UpdateConsumer | null = null;
+
+  /** The update source's counters (messages and rows applied, bad messages, last IDs), or null without one. */
+  updateStats(): UpdateStats | null {
+    return this.updates?.stats() ?? null;
+  }
+
+  /** The update source's reader, to listen for applied batches; null without an update_source. */
+  get updateSource(): UpdateConsumer | null {
+    return this.updates;
+  }
+
+  /**
+   * An update from the update source: update(), with the stream ID stored in the same L3 transaction as
+   * the rows (when there is L3).
+   */
+  private async applyUpdate(model: string, table: string, keys: BigInt64Array, vectors: Float32Array, mark: StoreMark): Promise<void> {
+    await this.reloads.get(model);
+    const entry = this.table(model, table);
+    const store = entry.built.parts.store;
+    if (store?.readOnly) {
+      throw new HpsError('READ_ONLY', `update_source: model ${model} table ${table}: persistent_db is read-only (read_only: true); a serving process that takes updates needs a writable store`);
+    }
+    await entry.usage.track(entry.runtime.update(keys, vectors, store ? mark : null));
   }
 
   /**
@@ -301,6 +353,7 @@ export class ParameterServer {
         ...t.runtime.stats.snapshot(),
         l1Cache: l1 ? { kind: l1.kind, ...l1.stats() } : null,
         l2Arena: parts.l2 ? parts.l2.stats() : null,
+        l2Redis: t.built.redis ? t.built.redis.stats() : null,
       };
     }));
   }
@@ -389,8 +442,10 @@ export class ParameterServer {
     if (this.closed) return;
     this.closed = true;
     for (const t of this.timers) clearTimeout(t);
+    await this.updates?.close();
     await Promise.all(this.reloads.values());
     for (const m of this.models.values()) await closeEntry(m);
+    for (const c of this.context.redisClients) c.disconnect();
   }
 
   /** The configuration of a loaded model (as of its last load). */
@@ -470,11 +525,11 @@ export class ParameterServer {
   }
 
   private checkWritable(model: string, entry: TableEntry, op: string): void {
-    const { store, l2 } = entry.built.parts;
+    const { store, l2, remote } = entry.built.parts;
     if (store?.readOnly) {
       throw new HpsError('READ_ONLY', `${op}: model ${model} table ${entry.config.name}: persistent_db is read-only (read_only: true); open a writable store to change rows`);
     }
-    if (!store && !l2) {
+    if (!store && !l2 && !remote) {
       throw new HpsError('READ_ONLY', `${op}: model ${model} table ${entry.config.name} has neither a persistent nor a volatile tier to write to`);
     }
   }
@@ -492,7 +547,7 @@ interface OpenedModel {
 
 async function openModel(
   config: ResolvedConfig, model: ModelConfig, imports: ImportReport[], options: OpenOptions,
-  warn: (line: string) => void, log: (line: string) => void,
+  warn: (line: string) => void, log: (line: string) => void, redisClients: Cluster[],
 ): Promise<OpenedModel> {
   const progress = options.progress;
   const { persistentDb } = config;
@@ -509,7 +564,7 @@ async function openModel(
       } else if (table.sparseFile) {
         warn(`hps: model ${model.name} table ${table.name}: sparse file ${table.sparseFile} is not loaded because persistent_db and volatile_db are both disabled; lookups return the default vector`);
       }
-      opened.tables.push({ config: table, index, built: await buildTable(config, model, table, store, sparse, warn, log, options.l1Cache) });
+      opened.tables.push({ config: table, index, built: await buildTable(config, model, table, store, sparse, warn, log, options.l1Cache, redisClients) });
     }
     return opened;
   } catch (e) {
@@ -530,7 +585,7 @@ async function closeOpened(models: OpenedModel[]): Promise<void> {
 
 /** Opens one model: its store (importing changed sparse files), its tables' tiers, its worker pool. */
 async function openEntry(config: ResolvedConfig, model: ModelConfig, imports: ImportReport[], context: OpenContext): Promise<ModelEntry> {
-  const opened = await openModel(config, model, imports, context.options, context.warn, context.log);
+  const opened = await openModel(config, model, imports, context.options, context.warn, context.log, context.redisClients);
   let pool: LookupPool | null = null;
   if (config.workerThreads > 0 && opened.tables.length > 0) {
     const parts = opened.tables.map((t) => t.built.parts);
@@ -588,7 +643,8 @@ function once(write: (line: string) => void): (line: string) => void {
 function tierNames(built: BuiltTable): string[] {
   const names: string[] = [];
   if (built.parts.l1) names.push(`l1:${built.parts.l1.kind}`);
-  if (built.parts.l2) names.push('l2:host-arena');
+  if (built.parts.l2) names.push(built.redis ? 'l2:near-cache' : 'l2:host-arena');
+  if (built.redis) names.push('l2:redis-cluster');
   if (built.parts.store) names.push('l3:lmdb');
   return names;
 }

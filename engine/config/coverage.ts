@@ -9,11 +9,9 @@ import type { ResolvedConfig } from './types.js';
  * - listed(psJsonKey, default): accepted, but the engine does not read it yet; when a config gives it a
  *   value other than the default, its key path goes into `notYetSupported`, which ParameterServer.open
  *   reports once. Both readers (ps.json and typed options) build that list here, from this table;
- * - honouredUnless(modules, psJsonKey, when): honoured, except for the values `when` accepts, which are
- *   listed (e.g. volatile_db.type "redis_cluster" until the Redis tier exists);
  * - describes(): a field about the configuration itself (where it came from, what was reported).
  *
- * To flip a key once the engine implements it: replace its `listed(...)` (or `honouredUnless(...)`)
+ * To flip a key once the engine implements it: replace its `listed(...)`
  * with `honoured('engine/the-module-that-reads-it.ts')`, update its row in docs/configuration.md, and
  * nothing else; the readers and the coverage test follow this table. A new ResolvedConfig field does
  * not compile until it has an entry here.
@@ -31,12 +29,12 @@ const honoured = (...readBy: string[]): Coverage => ({ status: 'honoured', readB
 /** Listed when the value differs from `fallback` (the value a config that leaves the key out gets). */
 const listed = (psJson: string, fallback: unknown): Coverage =>
   ({ status: 'listed', readBy: [], psJson, when: (v) => JSON.stringify(v) !== JSON.stringify(fallback) });
-const honouredUnless = (readBy: string[], psJson: string, when: (value: unknown) => boolean): Coverage =>
-  ({ status: 'listed', readBy, psJson, when });
 const describes = (): Coverage => ({ status: 'describes' });
 
 const PS = 'engine/parameter-server.ts';
 const BUILD = 'engine/build-table.ts';
+const REDIS = 'engine/redis/open.ts';
+const UPDATES = 'engine/updates/consumer.ts';
 
 export const COVERAGE: { readonly [P in FieldPath<ResolvedConfig>]: Coverage } = {
   baseDir: describes(),
@@ -63,7 +61,7 @@ export const COVERAGE: { readonly [P in FieldPath<ResolvedConfig>]: Coverage } =
   'models[].cacheRefreshFraction': honoured(PS),
   'models[].refreshDelaySec': honoured(PS),
   'models[].refreshIntervalSec': honoured(PS),
-  'volatileDb.type': honouredUnless([BUILD], 'volatile_db.type', (v) => v === 'redis_cluster'),
+  'volatileDb.type': honoured(BUILD, PS),
   'volatileDb.numPartitions': honoured(BUILD),
   'volatileDb.allocationRate': honoured(BUILD),
   'volatileDb.overflowMargin': honoured(BUILD),
@@ -71,22 +69,34 @@ export const COVERAGE: { readonly [P in FieldPath<ResolvedConfig>]: Coverage } =
   'volatileDb.overflowResolutionTarget': honoured(BUILD),
   'volatileDb.initialCacheRate': honoured(BUILD, PS),
   'volatileDb.cacheMissedEmbeddings': honoured(BUILD),
-  'volatileDb.maxBatchSize': listed('volatile_db.max_batch_size', D.VOLATILE_MAX_BATCH_SIZE),
-  'volatileDb.addresses': listed('volatile_db.address', [D.REDIS_ADDRESS]),
-  'volatileDb.userName': listed('volatile_db.user_name', D.REDIS_USER),
-  'volatileDb.password': listed('volatile_db.password', null),
+  // The host arena takes any batch whole; Redis reads and writes are sized by the next two (which default to it).
+  'volatileDb.maxBatchSize': honoured('engine/config/ps-json.ts', 'engine/config/from-options.ts'),
+  'volatileDb.maxGetBatchSize': honoured(REDIS),
+  'volatileDb.maxSetBatchSize': honoured(REDIS),
+  'volatileDb.addresses': honoured(REDIS),
+  'volatileDb.userName': honoured(REDIS),
+  'volatileDb.password': honoured(REDIS),
+  'volatileDb.numNodeConnections': honoured(REDIS),
+  'volatileDb.enableTls': honoured(REDIS),
+  'volatileDb.tlsCaCertificate': honoured(REDIS),
+  'volatileDb.tlsClientCertificate': honoured(REDIS),
+  'volatileDb.tlsClientKey': honoured(REDIS),
+  'volatileDb.tlsServerName': honoured(REDIS),
+  'volatileDb.refreshTimeAfterFetch': honoured(REDIS),
+  'volatileDb.nearCache': honoured(BUILD),
   'persistentDb.type': honoured(PS),
   'persistentDb.path': honoured(PS, BUILD),
   'persistentDb.readOnly': honoured(PS),
   'persistentDb.maxGetBatchSize': listed('persistent_db.max_get_batch_size', D.PERSISTENT_MAX_BATCH_SIZE),
   'persistentDb.maxSetBatchSize': listed('persistent_db.max_set_batch_size', D.PERSISTENT_MAX_BATCH_SIZE),
-  // Online updates: the whole block is listed while no update source runs.
-  'updateSource.type': listed('update_source.type', undefined),
-  'updateSource.addresses': listed('update_source.brokers', [D.STREAM_ADDRESS]),
-  'updateSource.streamPrefix': listed('update_source.stream_prefix', D.STREAM_PREFIX),
+  // Online updates through Redis Streams (Kafka, HPS's source, is listed by ps-json-unused.ts).
+  'updateSource.type': honoured(PS),
+  'updateSource.addresses': honoured(UPDATES, 'engine/updates/publisher.ts'),
+  'updateSource.streamPrefix': honoured('engine/updates/attach.ts', 'engine/updates/publisher.ts'),
+  // Every serving process must read every message, which a consumer group would split between them.
   'updateSource.group': listed('update_source.group', D.STREAM_GROUP),
-  'updateSource.maxBatchSize': listed('update_source.max_batch_size', D.UPDATE_MAX_BATCH_SIZE),
-  'updateSource.pollTimeoutMs': listed('update_source.poll_timeout_ms', D.UPDATE_POLL_TIMEOUT_MS),
+  'updateSource.maxBatchSize': honoured(UPDATES, 'engine/updates/publisher.ts'),
+  'updateSource.pollTimeoutMs': honoured(UPDATES),
   workerThreads: honoured(PS),
   notYetSupported: describes(),
   warnings: describes(),

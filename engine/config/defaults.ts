@@ -52,6 +52,16 @@ export const CACHE_MISSED_EMBEDDINGS = false;
 /** volatile_db `address` (struct: "127.0.0.1:7000"), `user_name` ("default"), `password` (""). */
 export const REDIS_ADDRESS = '127.0.0.1:7000';
 export const REDIS_USER = 'default';
+/** volatile_db `num_node_connections` (struct: 5). */
+export const REDIS_NODE_CONNECTIONS = 5;
+/** volatile_db `enable_tls`, TLS files and SNI name (struct defaults). */
+export const ENABLE_TLS = false;
+export const TLS_CA_CERTIFICATE = 'cacertbundle.crt';
+export const TLS_CLIENT_CERTIFICATE = 'client_cert.pem';
+export const TLS_CLIENT_KEY = 'client_key.pem';
+export const TLS_SERVER_NAME = 'redis.localhost';
+/** volatile_db `refresh_time_after_fetch` (HPS 2022: false). */
+export const REFRESH_TIME_AFTER_FETCH = false;
 /** Port assumed for an address given without one (Redis's own default). */
 export const REDIS_PORT = 6379;
 
@@ -76,9 +86,14 @@ export const L1_POLICY = 'lru';
 export const L1_BACKEND = 'auto';
 export const APPROXIMATE_ON_HIGH_HIT_RATE = false;
 export const DEVICE_MODE = 'replicated';
-/** redis_stream update source: server, stream key prefix (HPS's topics were `hps_<model>...`), group. */
+/** volatile_db `near_cache`: a host arena in front of a redis_cluster tier. */
+export const NEAR_CACHE = false;
+/**
+ * redis_stream update source: server, stream key prefix (a table's stream is the prefix + its tag
+ * `hps_et.<model>.<table>`, so by default the tag itself), group.
+ */
 export const STREAM_ADDRESS = '127.0.0.1:6379';
-export const STREAM_PREFIX = 'hps_';
+export const STREAM_PREFIX = '';
 export const STREAM_GROUP = 'hps';
 /** Lookup worker threads: one per core beyond the calling thread, at most 8 (0 on one core: all inline). */
 export const workerThreadsDefault = (): number => Math.max(0, Math.min(8, availableParallelism() - 1));

@@ -99,9 +99,19 @@ function convertVolatile(v: VolatileDbOptions): VolatileDbConfig {
     initialCacheRate: v.initialCacheRate ?? D.INITIAL_CACHE_RATE,
     cacheMissedEmbeddings: v.cacheMissedEmbeddings ?? D.CACHE_MISSED_EMBEDDINGS,
     maxBatchSize: v.maxBatchSize ?? D.VOLATILE_MAX_BATCH_SIZE,
+    maxGetBatchSize: v.maxGetBatchSize ?? v.maxBatchSize ?? D.VOLATILE_MAX_BATCH_SIZE,
+    maxSetBatchSize: v.maxSetBatchSize ?? v.maxBatchSize ?? D.VOLATILE_MAX_BATCH_SIZE,
     addresses: addressList(v.addresses, D.REDIS_ADDRESS),
     userName: v.userName === undefined ? D.REDIS_USER : v.userName,
     password: v.password === undefined || v.password === '' ? null : v.password,
+    numNodeConnections: v.numNodeConnections ?? D.REDIS_NODE_CONNECTIONS,
+    enableTls: v.enableTls ?? D.ENABLE_TLS,
+    tlsCaCertificate: v.tlsCaCertificate ?? D.TLS_CA_CERTIFICATE,
+    tlsClientCertificate: v.tlsClientCertificate ?? D.TLS_CLIENT_CERTIFICATE,
+    tlsClientKey: v.tlsClientKey ?? D.TLS_CLIENT_KEY,
+    tlsServerName: v.tlsServerName ?? D.TLS_SERVER_NAME,
+    refreshTimeAfterFetch: v.refreshTimeAfterFetch ?? D.REFRESH_TIME_AFTER_FETCH,
+    nearCache: v.nearCache ?? D.NEAR_CACHE,
   };
 }
 

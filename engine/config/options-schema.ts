@@ -50,6 +50,16 @@ const volatileDbSchema = z.strictObject({
   addresses: addresses().optional(),
   userName: str().nullable().optional(),
   password: str().nullable().optional(),
+  maxGetBatchSize: posInt().optional(),
+  maxSetBatchSize: posInt().optional(),
+  numNodeConnections: posInt().optional(),
+  enableTls: bool().optional(),
+  tlsCaCertificate: nonEmptyStr().optional(),
+  tlsClientCertificate: nonEmptyStr().optional(),
+  tlsClientKey: nonEmptyStr().optional(),
+  tlsServerName: nonEmptyStr().optional(),
+  refreshTimeAfterFetch: bool().optional(),
+  nearCache: bool().optional(),
 }, OBJECT);
 
 const persistentDbSchema = z.strictObject({

@@ -97,6 +97,29 @@ export interface VolatileDbOptions {
   userName?: string | null;
   /** Redis password (`password`). Default none. */
   password?: string | null;
+  /** Keys per Redis read (`max_get_batch_size`). Default `maxBatchSize`. */
+  maxGetBatchSize?: number;
+  /** Keys per Redis write pipeline (`max_set_batch_size`). Default `maxBatchSize`. */
+  maxSetBatchSize?: number;
+  /** Cluster clients per process; partitions are spread over them (`num_node_connections`). Default 5. */
+  numNodeConnections?: number;
+  /** TLS to the Redis nodes (`enable_tls`). Default false. */
+  enableTls?: boolean;
+  /** CA certificate file or folder (`tls_ca_certificate`). Default `cacertbundle.crt`. */
+  tlsCaCertificate?: string;
+  /** Client certificate (`tls_client_certificate`). Default `client_cert.pem`. */
+  tlsClientCertificate?: string;
+  /** Client key (`tls_client_key`). Default `client_key.pem`. */
+  tlsClientKey?: string;
+  /** Server name sent and checked (`tls_server_name_identification`). Default `redis.localhost`. */
+  tlsServerName?: string;
+  /** evict_oldest: reads refresh an entry's time too (`refresh_time_after_fetch`). Default false. */
+  refreshTimeAfterFetch?: boolean;
+  /**
+   * redis_cluster only: keep a host arena in this process in front of Redis as a near cache (extension
+   * `near_cache`). Default false.
+   */
+  nearCache?: boolean;
 }
 
 export interface PersistentDbOptions {
@@ -117,9 +140,9 @@ export interface UpdateSourceOptions {
   type: 'redis_stream';
   /** Redis servers, `host[:port]` (`brokers`). Default `127.0.0.1:6379`. */
   addresses?: string | string[];
-  /** Stream key prefix (extension `stream_prefix`). Default `'hps_'`. */
+  /** Prefix of each table's stream key, which is the prefix + the table's tag (extension `stream_prefix`). Default `''`. */
   streamPrefix?: string;
-  /** Consumer group (extension `group`). Default `'hps'`. */
+  /** Accepted and listed as not supported: every process reads every message, which a consumer group would split. */
   group?: string;
   /** Most updates applied per batch (`max_batch_size`). Default 8192. */
   maxBatchSize?: number;

@@ -132,6 +132,8 @@ export const volatileDbSchema = z.strictObject({
   initial_cache_rate: fraction().optional(),
   cache_missed_embeddings: bool().optional(),
   update_filters: filters().optional(),
+  // Extensions.
+  near_cache: bool().optional(),
 }, OBJECT);
 
 export const persistentDbSchema = z.strictObject({

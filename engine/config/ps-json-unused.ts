@@ -44,16 +44,6 @@ const UNUSED: readonly [path: string, when: When][] = [
   ['volatile_db.shared_memory_size', present],
   ['volatile_db.shared_memory_name', present],
   ['volatile_db.shared_memory_auto_remove', present],
-  // Redis connection settings.
-  ['volatile_db.num_node_connections', present],
-  ['volatile_db.max_get_batch_size', present],
-  ['volatile_db.max_set_batch_size', present],
-  ['volatile_db.enable_tls', isTrue],
-  ['volatile_db.tls_ca_certificate', present],
-  ['volatile_db.tls_client_certificate', present],
-  ['volatile_db.tls_client_key', present],
-  ['volatile_db.tls_server_name_identification', present],
-  ['volatile_db.refresh_time_after_fetch', isTrue],
   // Tiers are always filled at open here, and every update reaches them.
   ['volatile_db.initialize_after_startup', isFalse],
   ['volatile_db.update_filters', filtersSomething],

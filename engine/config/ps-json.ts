@@ -169,9 +169,20 @@ function convertVolatile(v: PsJson['volatile_db']): VolatileDbConfig {
     initialCacheRate: given.initial_cache_rate ?? D.INITIAL_CACHE_RATE,
     cacheMissedEmbeddings: given.cache_missed_embeddings ?? D.CACHE_MISSED_EMBEDDINGS,
     maxBatchSize: given.max_batch_size ?? D.VOLATILE_MAX_BATCH_SIZE,
+    // HPS before 2023 split max_batch_size into these two; here they size Redis reads and writes.
+    maxGetBatchSize: given.max_get_batch_size ?? given.max_batch_size ?? D.VOLATILE_MAX_BATCH_SIZE,
+    maxSetBatchSize: given.max_set_batch_size ?? given.max_batch_size ?? D.VOLATILE_MAX_BATCH_SIZE,
     addresses: parseAddresses(given.address ?? D.REDIS_ADDRESS, D.REDIS_PORT, 'volatile_db.address', []),
     userName: given.user_name ?? D.REDIS_USER,
     password: given.password === undefined || given.password === '' ? null : given.password,
+    numNodeConnections: given.num_node_connections ?? D.REDIS_NODE_CONNECTIONS,
+    enableTls: given.enable_tls ?? D.ENABLE_TLS,
+    tlsCaCertificate: given.tls_ca_certificate ?? D.TLS_CA_CERTIFICATE,
+    tlsClientCertificate: given.tls_client_certificate ?? D.TLS_CLIENT_CERTIFICATE,
+    tlsClientKey: given.tls_client_key ?? D.TLS_CLIENT_KEY,
+    tlsServerName: given.tls_server_name_identification ?? D.TLS_SERVER_NAME,
+    refreshTimeAfterFetch: given.refresh_time_after_fetch ?? D.REFRESH_TIME_AFTER_FETCH,
+    nearCache: given.near_cache ?? D.NEAR_CACHE,
   };
 }
 

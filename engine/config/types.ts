@@ -88,11 +88,27 @@ export interface VolatileDbConfig {
   /** Insert L3 hits into L2 (`cache_missed_embeddings`). */
   cacheMissedEmbeddings: boolean;
   maxBatchSize: number;
+  /** Keys per Redis read (HMGET) and per write pipeline (`max_get_batch_size` / `max_set_batch_size`, else `max_batch_size`). */
+  maxGetBatchSize: number;
+  maxSetBatchSize: number;
   /** Redis cluster addresses (`address`, "host:port,host:port"), user and password. */
   addresses: string[];
   userName: string | null;
   password: string | null;
+  /** Cluster clients per process (`num_node_connections`); partitions are spread over them. */
+  numNodeConnections: number;
+  /** TLS to the Redis nodes (`enable_tls`), with the `tls_*` files and server name. */
+  enableTls: boolean;
+  tlsCaCertificate: string;
+  tlsClientCertificate: string;
+  tlsClientKey: string;
+  tlsServerName: string;
+  /** evict_oldest: a read also refreshes the entry's time (`refresh_time_after_fetch`). */
+  refreshTimeAfterFetch: boolean;
+  /** redis_cluster: keep a host arena in front of Redis as a near cache (extension `near_cache`). */
+  nearCache: boolean;
 }
+
 
 export interface PersistentDbConfig {
   /** `rocks_db` in an HPS config is served by LMDB; `disabled` turns L3 off. */

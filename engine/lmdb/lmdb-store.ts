@@ -8,15 +8,22 @@ import { StagedTable } from './staged-table.js';
 import { writeRows, type RowDatabase } from './write-rows.js';
 import type { TableMeta } from './table-meta.js';
 
+/** A named string stored with rows in the same transaction (an update source's last applied stream ID). */
+export interface StoreMark {
+  name: string;
+  value: string;
+}
+
 export interface LmdbStoreOptions {
   /** Serving processes open read-only: every write is an HpsError READ_ONLY. */
   readOnly?: boolean;
 }
 
-type MetaDatabase = Database<TableMeta | true, string>;
+type MetaDatabase = Database<TableMeta | true | string, string>;
 
 const META_DB = 'hps:meta';
 const TABLE = 'table:';
+const MARK = 'mark:';
 /** Meta entries naming staging databases of imports in progress; dropped on the next writable open. */
 export const STAGING = 'staging:';
 const ROW_DB_OPTIONS = { keyEncoding: 'binary', encoding: 'binary', compression: false, cache: false } as const;
@@ -61,7 +68,7 @@ export class LmdbStore {
     }
     let meta: MetaDatabase | null = null;
     try {
-      meta = env.openDB<TableMeta | true, string>(META_DB, { encoding: 'json', cache: false });
+      meta = env.openDB<TableMeta | true | string, string>(META_DB, { encoding: 'json', cache: false });
     } catch (e) {
       if (!readOnly) throw new HpsError('IO', `model ${model}: cannot open ${META_DB} in ${path}: ${(e as Error).message}`, { cause: e });
     }
@@ -180,6 +187,30 @@ export class LmdbStore {
       writeRows(db, this.codecs[meta.keyType], meta.dim, keys, vectors, null);
       this.updateCount(meta, db);
     });
+  }
+
+  /**
+   * put(), and `mark` stored in the same transaction: after a crash either both the rows and the mark
+   * are there or neither is.
+   */
+  putMarked(table: string, keys: BigInt64Array, vectors: Float32Array, mark: StoreMark): void {
+    const meta = this.requireTable(table);
+    this.checkWritable(table, 'put rows');
+    this.checkKeys(meta, keys);
+    checkVectors(this.model, meta, keys.length, vectors);
+    const db = this.rowDb(meta.db);
+    this.writeTxn(table, 'put rows', () => {
+      writeRows(db, this.codecs[meta.keyType], meta.dim, keys, vectors, null);
+      this.updateCount(meta, db);
+      this.metaDb().putSync(MARK + mark.name, mark.value);
+    });
+  }
+
+  /** The value of a mark stored by putMarked, or undefined. */
+  mark(name: string): string | undefined {
+    this.checkOpen();
+    const value = this.meta?.get(MARK + name);
+    return typeof value === 'string' ? value : undefined;
   }
 
   /** Removes keys in one transaction; returns how many were present. */

@@ -8,6 +8,8 @@ import type { PipelineKernels, Combiner } from './kernels-wasm.js';
 import { resolveBelowL1, serveSteps, serveUnique, warmingTiers, type BelowL1, type Served } from './serve.js';
 import { drive } from './steps.js';
 import { DeferredWork } from './deferred.js';
+import { remoteBelow } from './serve-remote.js';
+import type { StoreMark } from '../lmdb/lmdb-store.js';
 import { serveKeys } from './serve-keys.js';
 import { serveSmall } from './serve-small.js';
 import type { WasmEmbeddingCache } from '../cache/wasm-cache.js';
@@ -40,7 +42,11 @@ export class TableRuntime {
   private readonly tiers: TableTiers;
   /** The same tiers without L1: what a cache refresh re-reads from, and what an awaited L1 missed goes to. */
   private readonly lowerTiers: TableTiers;
-  /** L1 answers synchronously (or there is none): the workers serve whole ranges, L1 included. */
+  /**
+   * L1 answers synchronously (or there is none) and there is no Redis tier: the workers serve whole
+   * ranges, L1 included. With Redis, requests are served on this thread and Redis is awaited (the
+   * workers cannot reach it, and the round trip dominates anyway).
+   */
   private readonly syncL1: boolean;
   private readonly epoch: Int32Array;
   /** Deferred cache insertions; dropped once the table is closed. */
@@ -53,7 +59,7 @@ export class TableRuntime {
     this.parts = o.parts;
     this.tiers = tiersOf(o.setup, o.parts);
     this.lowerTiers = { ...this.tiers, l1: null };
-    this.syncL1 = isSyncCache(o.parts.l1);
+    this.syncL1 = isSyncCache(o.parts.l1) && !o.parts.remote;
     this.epoch = this.tiers.epoch;
   }
 
@@ -167,11 +173,14 @@ export class TableRuntime {
    * Validation happens before anything changes; if a tier fails after L3 committed, the keys are taken
    * out of the tiers above so that no stale row stays cached.
    */
-  async update(keys: BigInt64Array, vectors: Float32Array): Promise<void> {
+  async update(keys: BigInt64Array, vectors: Float32Array, mark: StoreMark | null = null): Promise<void> {
     const store = this.parts.store;
-    await this.write(keys, () => {
-      if (store) store.put(this.setup.table, keys, vectors);
+    await this.write(keys, async () => {
+      // An update source's stream ID goes into the same L3 transaction as the rows.
+      if (store && mark) store.putMarked(this.setup.table, keys, vectors, mark);
+      else if (store) store.put(this.setup.table, keys, vectors);
       this.parts.l2?.insert(keys, vectors);
+      await this.parts.remote?.insert(keys, vectors);
     }, async () => {
       await this.parts.l1?.update(keys, vectors);
     });
@@ -180,9 +189,10 @@ export class TableRuntime {
   /** Removes keys from every tier; later lookups of them return the default vector. */
   async erase(keys: BigInt64Array): Promise<void> {
     const store = this.parts.store;
-    await this.write(keys, () => {
+    await this.write(keys, async () => {
       if (store) store.erase(this.setup.table, keys);
       this.parts.l2?.erase(keys);
+      await this.parts.remote?.erase(keys);
     }, async () => {
       await this.parts.l1?.erase(keys);
     });
@@ -190,7 +200,10 @@ export class TableRuntime {
 
   /** Empties L1 and L2 (after the table was replaced below them), as one write. */
   async clearCaches(): Promise<void> {
-    await this.write(new BigInt64Array(0), () => this.parts.l2?.clear(), async () => {
+    await this.write(new BigInt64Array(0), async () => {
+      this.parts.l2?.clear();
+      await this.parts.remote?.clear();
+    }, async () => {
       await this.parts.l1?.clear();
     });
   }
@@ -224,10 +237,10 @@ export class TableRuntime {
     this.parts.l2?.close();
   }
 
-  private async write(keys: BigInt64Array, lower: () => void, caches: () => Promise<void>): Promise<void> {
+  private async write(keys: BigInt64Array, lower: () => Promise<void>, caches: () => Promise<void>): Promise<void> {
     Atomics.add(this.epoch, 0, 1);
     try {
-      lower();
+      await lower();
       await caches();
     } catch (err) {
       // L3 is the truth: whatever happened above it, drop the keys from the caches so none is stale.
@@ -249,7 +262,8 @@ export class TableRuntime {
     const tiers = warm ? warmingTiers(this.tiers) : this.tiers;
     if (this.syncL1 && this.splits(unique.length)) return this.split(unique, rows, true, warm);
     const lower = { ...tiers, l1: null };
-    const below: BelowL1 = (keys, out, counts) => {
+    const remote = this.parts.remote;
+    const below: BelowL1 = remote ? remoteBelow(lower, remote, this.deferred.add) : (keys, out, counts) => {
       if (!this.splits(keys.length)) return resolveBelowL1(lower, keys, out, counts, this.deferred.add);
       return this.split(keys, out, true, warm).then((served) => {
         served.counts.unique = 0;

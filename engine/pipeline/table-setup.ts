@@ -2,7 +2,7 @@ import { WasmEmbeddingCache, type WasmCacheHandle } from '../cache/wasm-cache.js
 import { HostArena, type HostArenaHandle } from '../host/host-arena.js';
 import { LmdbStore } from '../lmdb/lmdb-store.js';
 import type { EmbeddingCache } from '../cache/types.js';
-import type { CacheTier, ReadTier, TableTiers } from './tiers.js';
+import type { CacheTier, ReadTier, RemoteTier, TableTiers } from './tiers.js';
 
 /**
  * Everything a thread needs to serve one table: structured-cloneable, so it travels to lookup workers
@@ -32,6 +32,8 @@ export interface TableParts {
   l1: EmbeddingCache | null;
   l2: HostArena | null;
   store: LmdbStore | null;
+  /** The Redis tier (calling thread only; `l2` is then its near cache), when volatile_db is a redis_cluster. */
+  remote?: RemoteTier | null;
 }
 
 /** The pipeline's view of a table's tiers, over tier objects this thread holds. */

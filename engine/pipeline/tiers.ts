@@ -45,3 +45,15 @@ export interface TableTiers {
    */
   epoch: Int32Array;
 }
+
+/**
+ * A tier below L1 that answers asynchronously (the Redis Cluster tier): the pipeline awaits it between
+ * the host arena (its near cache, when there is one) and L3.
+ */
+export interface RemoteTier {
+  /** Writes row i of `out` for each found keys[i]; resolves to the ascending positions not found. Never rejects for a fault. */
+  lookup(keys: BigInt64Array, out: Float32Array): Promise<Uint32Array>;
+  insert(keys: BigInt64Array, vectors: Float32Array): Promise<void>;
+  erase(keys: BigInt64Array): Promise<number>;
+  clear(): Promise<void>;
+}
