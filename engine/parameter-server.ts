@@ -307,7 +307,8 @@ export class ParameterServer {
   private syncTable(model: string, table: string | number, op: string): TableEntry {
     const entry = this.table(model, table);
     if (!entry.runtime.servesSync) {
-      throw new HpsError('BAD_CONFIG', `${op}: model ${model} table ${entry.config.name} has a ${entry.built.parts.l1?.kind} L1 cache, whose calls are asynchronous; use the promise-returning lookup, or set l1_backend: "wasm" for this model`);
+      const why = entry.built.parts.remote ? 'its volatile tier is a Redis Cluster' : `it has a ${entry.built.parts.l1?.kind} L1 cache`;
+      throw new HpsError('BAD_CONFIG', `${op}: model ${model} table ${entry.config.name} cannot be read synchronously: ${why}, whose calls are asynchronous; use the promise-returning lookup${entry.built.parts.remote ? '' : ', or set l1_backend: "wasm" for this model'}`);
     }
     return entry;
   }

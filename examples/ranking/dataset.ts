@@ -138,6 +138,7 @@ class ZipfIds {
 export class SampleGenerator {
   private readonly ids: ZipfIds[];
   private readonly rand: () => number;
+  private readonly maxMultiHot: number;
 
   constructor(readonly layout: Layout, o: DatasetOptions, stream = 0) {
     const setup = seededRandom(o.seed);
@@ -145,8 +146,6 @@ export class SampleGenerator {
     this.rand = seededRandom(o.seed * 7919 + 1 + stream);
     this.maxMultiHot = o.maxMultiHot;
   }
-
-  private readonly maxMultiHot: number;
 
   next(size: number): Batch {
     const { oneHot16, oneHot64, multiHot64 } = this.layout;

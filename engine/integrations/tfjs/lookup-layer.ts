@@ -16,7 +16,7 @@ export interface HpsLookupLayerArgs extends LayerArgs {
 /**
  * HPS's `LookupLayer` for TF.js: ids in (any shape, int32 or integer float32), their vectors out (the
  * ids' shape + [dim]). Not trainable: the vectors live in the parameter server. The lookup runs
- * synchronously on the calling thread (ParameterServer.lookupSync: no worker pool, no CUDA L1), since
+ * synchronously on the calling thread (ParameterServer.lookupSync: no worker pool, no CUDA L1, no Redis tier), since
  * a TF.js layer's call() cannot await; for large batches look the vectors up first with `lookup`.
  */
 export class HpsLookupLayer extends tf.layers.Layer {
