@@ -15,7 +15,7 @@ test('the ranking example runs at the quick scale and its scores match the refer
     const output = run.stdout + run.stderr;
     assert.is(run.status, 0, output);
     assert.match(output, /zero-copy: .*: true/);
-    assert.match(output, /ran 3 batches of 256: [\d,]+ samples\/s; per batch [\d.]+ ms = lookup [\d.]+ ms \(\d+%\) \+ model [\d.]+ ms \(\d+%\)/);
+    assert.match(output, /ran 3 batches of 256: [\d,]+ samples\/s; per batch [\d.]+ ms: lookup [\d.]+ ms \(\d+%\), model [\d.]+ ms \(\d+%\)/);
     const diff = /largest difference ([\d.e+-]+) <= 0\.00001/.exec(output);
     assert.ok(diff && Number(diff[1]) <= 1e-5, output);
   } finally {

@@ -64,8 +64,8 @@ try {
   const totalMs = performance.now() - start;
   const samples = batches * batchSize;
   log(`ran ${batches} batches of ${batchSize}: ${Math.round(samples / (totalMs / 1000)).toLocaleString('en-US')} samples/s; ` +
-    `per batch ${(totalMs / batches).toFixed(2)} ms = lookup ${(lookupMs / batches).toFixed(2)} ms (${((100 * lookupMs) / totalMs).toFixed(0)}%) + ` +
-    `model ${(modelMs / batches).toFixed(2)} ms (${((100 * modelMs) / totalMs).toFixed(0)}%)`);
+    `per batch ${(totalMs / batches).toFixed(2)} ms: lookup ${(lookupMs / batches).toFixed(2)} ms (${((100 * lookupMs) / totalMs).toFixed(0)}%), ` +
+    `model ${(modelMs / batches).toFixed(2)} ms (${((100 * modelMs) / totalMs).toFixed(0)}%), the rest between steps (copying the scores out, scheduling)`);
 
   const rows = { cat16: readTableRows(dir, 'cat16'), cat64: readTableRows(dir, 'cat64') };
   const weights = loadWeights(dir);
