@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
-import { HpsError, LmdbStore, ParameterServer, type ImportSpec } from '../engine/index.js';
+import { HpsError, ParameterServer, type ImportSpec } from '../engine/index.js';
 import { formatStats, zipfLookups } from './workload.js';
 import { runDemo } from './demo.js';
 import { addServeCommand } from './serve.js';
@@ -77,10 +77,8 @@ withTable(program.command('stats'))
   .option('--json', 'print the stats as JSON')
   .action(async (o) => {
     await withServer(o.config, async (ps) => {
-      const t = ps.info().models.find((m) => m.name === o.model)?.tables.find((x) => x.name === o.table || String(x.index) === o.table);
-      if (!t) await ps.lookup(o.model, tableArg(o.table), []); // fails naming the known models or tables
-      const { name, dim } = t!;
-      const keys = storedKeys(ps, o.model, name, o.sample);
+      const { name, dim } = ps.tableInfo(o.model, tableArg(o.table));
+      const keys = ps.storedKeys(o.model, name, o.sample);
       if (keys.length === 0) throw new HpsError('BAD_CONFIG', `stats: model ${o.model} table ${name} has no stored keys to look up`);
       const rate = await zipfLookups(ps, { model: o.model, table: name, keys, dim, batch: o.batch, seconds: o.seconds, seed: 1 });
       const stats = ps.stats().find((s) => s.model === o.model && s.table === name)!;
@@ -88,25 +86,6 @@ withTable(program.command('stats'))
       else console.log([`${Math.round(rate.keysPerSecond).toLocaleString('en-US')} keys/s in batches of ${o.batch}`, ...formatStats(stats)].join('\n'));
     });
   });
-
-/** Up to `n` keys of a table's persistent rows, in key order. */
-function storedKeys(ps: ParameterServer, model: string, table: string, n: number): BigInt64Array {
-  const { persistentDb } = ps.config;
-  if (persistentDb.type !== 'lmdb') throw new HpsError('BAD_CONFIG', `stats: model ${model} has no persistent tier to draw keys from`);
-  const store = LmdbStore.open(persistentDb.path, model, { readOnly: true });
-  try {
-    const keys = new BigInt64Array(n);
-    let got = 0;
-    for (const chunk of store.scan(table)) {
-      const take = Math.min(chunk.keys.length, n - got);
-      keys.set(chunk.keys.subarray(0, take), got);
-      if ((got += take) === n) break;
-    }
-    return keys.subarray(0, got);
-  } finally {
-    void store.close();
-  }
-}
 
 function withTable(cmd: Command): Command {
   return cmd
@@ -141,9 +120,8 @@ function parseKeys(texts: string[], file: string | undefined): BigInt64Array {
   texts.forEach((t, i) => {
     if (!/^-?\d+$/.test(t)) throw new HpsError('BAD_KEY', `lookup: key ${i} ${JSON.stringify(t)}${file ? ` (arguments then ${file})` : ''} is not a decimal integer`);
     const v = BigInt(t);
-    if (v < -(2n ** 63n) || v >= 2n ** 64n) throw new HpsError('BAD_KEY', `lookup: key ${i} ${t} is out of the 64-bit range`);
-    keys[i] = BigInt.asIntN(64, v);
-    if (v >= 2n ** 63n) throw new HpsError('BAD_KEY', `lookup: key ${i} ${t}: expected a key below 2^63`);
+    if (v < -(2n ** 63n) || v >= 2n ** 63n) throw new HpsError('BAD_KEY', `lookup: key ${i} ${t} is out of the signed 64-bit range [-2^63, 2^63)`);
+    keys[i] = v;
   });
   return keys;
 }

@@ -437,6 +437,35 @@ export class ParameterServer {
     return exportHugeCtrFolder(this.storeOf(model), entry.config.name, folder);
   }
 
+  /**
+   * Up to `limit` keys of a table's persistent rows, in ascending key order, read from the store this
+   * server already has open (a snapshot scan; no second store is opened).
+   */
+  storedKeys(model: string, table: string | number, limit: number): BigInt64Array {
+    const entry = this.table(model, table);
+    if (!Number.isSafeInteger(limit) || limit < 0) {
+      throw badArgument(`storedKeys: model ${model} table ${entry.config.name}: limit`, 'a non-negative integer', limit);
+    }
+    const store = this.storeOf(model, 'read keys from');
+    const name = entry.config.name;
+    const rows = store.table(name)?.count ?? 0;
+    const keys = new BigInt64Array(Math.min(limit, rows));
+    if (keys.length === 0) return keys;
+    let got = 0;
+    for (const chunk of store.scan(name, Math.min(65536, keys.length))) {
+      const take = Math.min(chunk.keys.length, keys.length - got);
+      keys.set(chunk.keys.subarray(0, take), got);
+      if ((got += take) === keys.length) break;
+    }
+    return keys.subarray(0, got);
+  }
+
+  /** One table's entry of `info()`; fails with `UNKNOWN_MODEL` / `UNKNOWN_TABLE` naming the known ones. */
+  tableInfo(model: string, table: string | number): TableInfo {
+    const entry = this.table(model, table);
+    return describeTable(this.modelEntry(model), entry);
+  }
+
   info(): ServerInfo {
     this.checkOpen();
     const { persistentDb } = this.config;
@@ -444,20 +473,7 @@ export class ParameterServer {
       models: [...this.models.values()].map((m) => ({
         name: m.config.name,
         persistentPath: m.store?.path ?? null,
-        tables: m.tables.map((t) => {
-          const meta = m.store?.table(t.config.name);
-          return {
-            name: t.config.name,
-            index: t.index,
-            dim: t.dim,
-            keyType: t.config.keyType,
-            defaultValue: t.config.defaultValue,
-            rows: m.store ? (meta?.count ?? 0) : null,
-            sparseFile: t.config.sparseFile,
-            importedFrom: meta?.source ?? null,
-            tiers: tierNames(t.built),
-          };
-        }),
+        tables: m.tables.map((t) => describeTable(m, t)),
       })),
       persistentDb: { type: persistentDb.type, path: persistentDb.path, readOnly: persistentDb.readOnly },
       notYetSupported: [...this.config.notYetSupported],
@@ -545,9 +561,9 @@ export class ParameterServer {
     return entry;
   }
 
-  private storeOf(model: string): LmdbStore {
+  private storeOf(model: string, purpose = 'import into or export from'): LmdbStore {
     const store = this.models.get(model)?.store;
-    if (!store) throw new HpsError('BAD_CONFIG', `model ${model}: the persistent tier is disabled (persistent_db), so there is no store to import into or export from`);
+    if (!store) throw new HpsError('BAD_CONFIG', `model ${model}: the persistent tier is disabled (persistent_db), so there is no store to ${purpose}`);
     return store;
   }
 
@@ -729,4 +745,19 @@ function checkOutput(out: Float32Array | undefined, keys: number, dim: number, n
     throw new HpsError('BAD_OUTPUT', `${name}: holds ${out.length} floats, expected ${keys} keys x dim ${dim} = ${size} (model ${model} table ${table})`);
   }
   return out;
+}
+
+function describeTable(m: ModelEntry, t: TableEntry): TableInfo {
+  const meta = m.store?.table(t.config.name);
+  return {
+    name: t.config.name,
+    index: t.index,
+    dim: t.dim,
+    keyType: t.config.keyType,
+    defaultValue: t.config.defaultValue,
+    rows: m.store ? (meta?.count ?? 0) : null,
+    sparseFile: t.config.sparseFile,
+    importedFrom: meta?.source ?? null,
+    tiers: tierNames(t.built),
+  };
 }

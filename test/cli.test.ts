@@ -81,6 +81,9 @@ test('import, lookup, export and info on a ps.json', () => {
   assert.is(s.l1.hits + s.l2.hits + s.l3.hits, s.uniqueKeys);
   assert.is(s.defaults, 0);
   assert.ok(s.keysPerSecond > 0 && s.latency.lookup.count === s.lookups);
+  const extremes = run('lookup', '-c', config, '-m', 'm', '-t', 't', String(2n ** 63n - 1n), String(-(2n ** 63n)));
+  assert.is(extremes.code, 0, extremes.stderr);
+  assert.is(extremes.stdout.trim().split('\n').length, 2);
   const text = run('stats', '-c', config, '-m', 'm', '-t', 't', '--seconds', '0.1');
   assert.match(text.stdout, /^m\/t: \d+ lookups/m);
   assert.match(text.stdout, /^ {2}L3: \d+ hits/m);
@@ -94,7 +97,12 @@ test('errors go to stderr with exit code 1 and no stack trace', () => {
     [['import', '-c', config, '-m', 'm', '-t', 't', '--hugectr', join(dir.path, 'missing')], /missing\/key: cannot read/],
     [['import', '-c', config, '-m', 'm', '-t', 't'], /give exactly one of --hugectr, --npy, --jsonl/],
     [['info', '-c', join(dir.path, 'absent.json')], /absent\.json/],
-    [['stats', '-c', config, '-m', 'm', '-t', 'nope'], /model m has no table "nope"/],
+    [['stats', '-c', config, '-m', 'm', '-t', 'nope'], /^hps: model m has no table "nope"; known tables \(index: name\): 0: t$/m],
+    [['stats', '-c', config, '-m', 'x', '-t', 't'], /^hps: model "x" is not loaded; known models: m$/m],
+    // one bound for keys: the signed 64-bit range, the same message below and above it
+    [['lookup', '-c', config, '-m', 'm', '-t', 't', '--', String(2n ** 63n)], /^hps: lookup: key 0 9223372036854775808 is out of the signed 64-bit range \[-2\^63, 2\^63\)$/m],
+    [['lookup', '-c', config, '-m', 'm', '-t', 't', '1', String(2n ** 64n)], /^hps: lookup: key 1 18446744073709551616 is out of the signed 64-bit range/m],
+    [['lookup', '-c', config, '-m', 'm', '-t', 't', String(-(2n ** 63n) - 1n)], /^hps: lookup: key 0 -9223372036854775809 is out of the signed 64-bit range/m],
   ];
   for (const [args, pattern] of cases) {
     const r = run(...args);
