@@ -117,7 +117,9 @@ export function resolveBelowL1(tiers: TableTiers, keys: BigInt64Array, out: Floa
       // caller's arrays): it gets its own copies.
       const k = all ? l3Keys.slice() : l3Keys;
       const rows = all ? l3Rows.slice() : l3Rows;
-      defer(() => driveSync(insertFound(tiers, epoch, l2, k, rows, l3Missing)));
+      const insert = () => driveSync(insertFound(tiers, epoch, l2, k, rows, l3Missing));
+      if (tiers.cacheAtOnce) insert();
+      else defer(insert);
     }
     missing = all ? l3Missing : composePositions(missing, l3Missing);
   }
@@ -168,5 +170,5 @@ export function complement(missing: Uint32Array, n: number): Uint32Array {
 
 /** The tiers as prefetch uses them: every fetched row is cached at once, in L1 and L2. */
 export function warmingTiers(tiers: TableTiers): TableTiers {
-  return { ...tiers, hitRateThreshold: Infinity, approximate: false, cacheMissedEmbeddings: tiers.l2 !== null };
+  return { ...tiers, hitRateThreshold: Infinity, approximate: false, cacheMissedEmbeddings: tiers.l2 !== null, cacheAtOnce: true };
 }

@@ -28,6 +28,8 @@ export interface TableRuntimeOptions {
   poolIndex: number;
   /** Requests of at least this many keys are split between the calling thread and the pool's workers. */
   splitMinKeys: number;
+  /** Where warnings go (OpenOptions.warn). */
+  warn: (line: string) => void;
 }
 
 /**
@@ -52,11 +54,12 @@ export class TableRuntime {
   private readonly syncL1: boolean;
   private readonly epoch: Int32Array;
   /** Deferred cache insertions; dropped once the table is closed. */
-  private readonly deferred = new DeferredWork();
+  private readonly deferred: DeferredWork;
   /** Key and row buffers of requests split across the workers, reused. */
   private readonly shared = new SharedBuffers();
 
   constructor(private readonly o: TableRuntimeOptions) {
+    this.deferred = new DeferredWork(o.warn);
     this.setup = o.setup;
     this.parts = o.parts;
     this.tiers = tiersOf(o.setup, o.parts);
@@ -346,8 +349,10 @@ export class TableRuntime {
 
   private async splitAdmitted(pool: LookupPool, keys: BigInt64Array, out: Float32Array, distinct: boolean, warm: boolean): Promise<Served> {
     const dim = this.dim;
-    const ranges = Math.min(pool.threads + 1, Math.ceil(keys.length / (this.o.splitMinKeys / 2)));
-    const step = Math.ceil(keys.length / ranges);
+    // At least one key per range: ranges past the end would hand workers nothing to do (or less).
+    const wanted = Math.min(pool.threads + 1, keys.length, Math.ceil(keys.length / (this.o.splitMinKeys / 2)));
+    const step = Math.ceil(keys.length / wanted);
+    const ranges = Math.ceil(keys.length / step);
     const keysShared = this.shared.take(keys.byteLength);
     new BigInt64Array(keysShared, 0, keys.length).set(keys);
     const direct = out.buffer instanceof SharedArrayBuffer;
