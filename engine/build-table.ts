@@ -16,8 +16,6 @@ export interface BuiltTable {
   parts: TableParts;
   /** The Redis tier (also in parts.remote), when volatile_db is a redis_cluster. */
   redis: RedisTier | null;
-  /** Keys loaded into L2 (the host arena, or Redis) and L1 at open. */
-  warmed: { l2: number; l1: number };
 }
 
 /** The smallest L1 worth having: a few sets of the WASM cache. */
@@ -76,8 +74,8 @@ export async function buildTable(
   }
 
   const rate = store ? v.initialCacheRate : 1;
-  const warmed = await warmUp(table, store, sparse, l2, l1, rate);
-  if (redis) warmed.l2 += await warmRedis(redis, table, store, sparse, rate);
+  await warmUp(table, store, sparse, l2, l1, rate);
+  if (redis) await warmRedis(redis, table, store, sparse, rate);
   return {
     setup: {
       model: model.name,
@@ -95,11 +93,10 @@ export async function buildTable(
     },
     parts: { l1, l2, store, remote: redis },
     redis,
-    warmed,
   };
 }
 
-/** Loads the first `rate` of the table's rows into L2 and the first rows L1 can hold into L1. */
+/** Loads the first `rate` of the table's rows into L2 and the first rows L1 can hold into L1; returns how many each got. */
 export async function warmUp(
   table: TableConfig, store: LmdbStore | null, sparse: ImportSource | null,
   l2: HostArena | null, l1: EmbeddingCache | null, rate: number,

@@ -1,4 +1,4 @@
-import { HpsError } from './errors.js';
+import { describeValue, HpsError } from './errors.js';
 
 /** Key types a table can have (HPS: int64 `long long`, or `unsigned int`). */
 export type KeyType = 'int64' | 'uint32';
@@ -40,12 +40,12 @@ export function normalizeKeys(input: KeyInput, keyType: KeyType, where = 'keys')
     return out;
   }
   if (!Array.isArray(input)) {
-    throw new HpsError('BAD_KEY', `${where}: expected a BigInt64Array, BigUint64Array, Int32Array, Uint32Array or an array of safe integers, got ${describe(input)}`);
+    throw new HpsError('BAD_KEY', `${where}: expected a BigInt64Array, BigUint64Array, Int32Array, Uint32Array or an array of safe integers, got ${describeValue(input)}`);
   }
   for (let i = 0; i < input.length; i++) {
     const v = input[i];
     if (typeof v !== 'number' || !Number.isSafeInteger(v)) {
-      throw badKey(where, i, typeof v === 'number' ? String(v) : describe(v), 'a safe integer (use a BigInt64Array for keys beyond 2^53)');
+      throw badKey(where, i, typeof v === 'number' ? String(v) : describeValue(v), 'a safe integer (use a BigInt64Array for keys beyond 2^53)');
     }
     if (keyType === 'uint32' && (v < 0 || v >= TWO_32)) throw badKey(where, i, String(v), 'an integer in [0, 4294967295] for a uint32 table');
     const hi = Math.floor(v / TWO_32);
@@ -70,9 +70,3 @@ function badKey(where: string, index: number, value: string, expected: string): 
   return new HpsError('BAD_KEY', `${where}[${index}]: key ${value} is not valid: expected ${expected}`);
 }
 
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  if (ArrayBuffer.isView(v)) return v.constructor.name;
-  return typeof v === 'object' ? (v.constructor?.name ?? 'an object') : `${typeof v} ${String(v)}`;
-}

@@ -1,7 +1,7 @@
 import { loadConfig } from './config/index.js';
 import type { HpsOptions } from './config/options.js';
 import type { ModelConfig, ResolvedConfig, TableConfig } from './config/types.js';
-import { HpsError } from './errors.js';
+import { badArgument, badOffsets, describeValue, HpsError } from './errors.js';
 import { fingerprintFiles } from './import/fingerprint.js';
 import { exportHugeCtrFolder, importTable, openHugeCtrFolder, openImportSource, type ExportReport, type ImportReport, type ImportSpec } from './import/index.js';
 import { normalizeKeys, type KeyInput } from './keys.js';
@@ -21,6 +21,7 @@ import type { UpdateConsumer, UpdateStats } from './updates/consumer.js';
 import type { TableStatsSnapshot } from './stats/table-stats.js';
 import type { CacheStats, EmbeddingCache, L1Spec } from './cache/types.js';
 import { WasmEmbeddingCache } from './cache/wasm-cache.js';
+import { CudaEmbeddingCache } from './cache/cuda-cache.js';
 import type { HostArenaStats } from './host/host-arena.js';
 
 export interface OpenOptions {
@@ -56,7 +57,7 @@ export interface LookupSpec {
 }
 
 export interface PooledLookupOptions {
-  /** How the vectors of a row's keys combine: 'sum' (default), 'mean' or 'sqrtn'. */
+  /** How the vectors of a row's keys combine: 'mean' (default, as HPS's SparseLookupLayer), 'sum' or 'sqrtn'. */
   combiner?: Combiner;
   /** One weight per key; each vector is scaled by its weight before combining. */
   weights?: Float32Array;
@@ -127,6 +128,10 @@ interface OpenContext {
   redisClients: Cluster[];
 }
 
+/** HPS's SparseLookupLayer combines with `mean` unless told otherwise. */
+const DEFAULT_COMBINER: Combiner = 'mean';
+const COMBINERS: readonly unknown[] = ['mean', 'sum', 'sqrtn'];
+
 /** Default of OpenOptions.splitMinKeys: below it, one thread serves a request faster than a split. */
 const SPLIT_MIN_KEYS = 16384;
 
@@ -157,6 +162,10 @@ export class ParameterServer {
    * `sparseFile` (HugeCTR folder) is new or changed since the last open are imported into LMDB first.
    */
   static async open(config: string | HpsOptions | object, options: OpenOptions = {}): Promise<ParameterServer> {
+    const splitMinKeys = options.splitMinKeys ?? SPLIT_MIN_KEYS;
+    if (!(Number.isInteger(splitMinKeys) && splitMinKeys >= 1) && splitMinKeys !== Infinity) {
+      throw badArgument('OpenOptions.splitMinKeys', 'an integer >= 1 (keys), or Infinity to never split', splitMinKeys);
+    }
     const resolved = await loadConfig(config, { strict: options.strict });
     const warn = once(options.warn ?? console.warn);
     for (const line of resolved.warnings) warn(`hps: ${line}`);
@@ -168,7 +177,7 @@ export class ParameterServer {
       warn,
       log: once(options.log ?? ((line) => process.stderr.write(`${line}\n`))),
       kernels: new PipelineKernels(),
-      splitMinKeys: options.splitMinKeys ?? SPLIT_MIN_KEYS,
+      splitMinKeys,
       redisClients: resolved.volatileDb.type === 'redis_cluster' ? await openRedisClients(resolved) : [],
     };
     const imports: ImportReport[] = [];
@@ -236,6 +245,21 @@ export class ParameterServer {
   }
 
   /**
+   * A reusable output for the rows of `n` keys of `table` (n x dim floats), for `lookup`, `lookupMany`
+   * and, with n = rows, `lookupPooled`'s `out`. Where the table's L1 is the CUDA cache it is pinned host
+   * memory mapped into the GPU, so rows cross PCIe straight into it with no staging copy (freed when
+   * the array is garbage-collected); otherwise a plain Float32Array.
+   */
+  allocOutput(model: string, table: string | number, n: number): Float32Array {
+    const entry = this.table(model, table);
+    if (!Number.isSafeInteger(n) || n < 0 || n * entry.dim > 2 ** 32) {
+      throw new HpsError('BAD_OUTPUT', `allocOutput: n: expected an integer in [0, 2^32 / dim] (rows of ${entry.dim} floats), got ${describe(n)} ${String(n)}`);
+    }
+    const l1 = entry.built.parts.l1;
+    return l1 instanceof CudaEmbeddingCache ? l1.pinnedFloat32(n * entry.dim) : new Float32Array(n * entry.dim);
+  }
+
+  /**
    * Several tables of one model in one call: each spec's keys are looked up in its table (name or
    * index), concurrently, into its `out` (or a new Float32Array). Every spec is validated before any
    * lookup starts, so a bad one fails the whole call with nothing looked up. Resolves to the outputs in
@@ -243,11 +267,11 @@ export class ParameterServer {
    */
   async lookupMany(model: string, specs: readonly LookupSpec[]): Promise<Float32Array[]> {
     if (!Array.isArray(specs)) {
-      throw new HpsError('BAD_KEY', `lookupMany: specs: expected an array of { table, keys, out? }, got ${describe(specs)}`);
+      throw new HpsError('BAD_KEY', `lookupMany: specs: expected an array of { table, keys, out? }, got ${describeValue(specs)}`);
     }
     const planned = specs.map((spec, i) => {
       if (spec === null || typeof spec !== 'object') {
-        throw new HpsError('BAD_KEY', `lookupMany: specs[${i}]: expected { table, keys, out? }, got ${describe(spec)}`);
+        throw new HpsError('BAD_KEY', `lookupMany: specs[${i}]: expected { table, keys, out? }, got ${describeValue(spec)}`);
       }
       const entry = this.table(model, spec.table);
       const keys = normalizeKeys(spec.keys, entry.config.keyType, `specs[${i}].keys`);
@@ -263,8 +287,8 @@ export class ParameterServer {
    * offsets[r]..offsets[r+1]-1 with `combiner` (weighted by `weights` when given). An empty row is zeros.
    */
   async lookupPooled(model: string, table: string | number, keys: KeyInput, offsets: Uint32Array | readonly number[], options: PooledLookupOptions = {}): Promise<Float32Array> {
-    const { entry, normalized, csr, out } = this.planPooled(model, table, keys, offsets, options);
-    await entry.usage.track(entry.runtime.lookupPooled(normalized, csr, options.combiner ?? 'sum', options.weights ?? null, out));
+    const { entry, normalized, csr, out, combiner } = this.planPooled(model, table, keys, offsets, options);
+    await entry.usage.track(entry.runtime.lookupPooled(normalized, csr, combiner, options.weights ?? null, out));
     return out;
   }
 
@@ -285,8 +309,8 @@ export class ParameterServer {
   /** `lookupPooled`, done before it returns, with `lookupSync`'s limits. */
   lookupPooledSync(model: string, table: string | number, keys: KeyInput, offsets: Uint32Array | readonly number[], options: PooledLookupOptions = {}): Float32Array {
     this.syncTable(model, table, 'lookupPooledSync');
-    const { entry, normalized, csr, out } = this.planPooled(model, table, keys, offsets, options);
-    entry.runtime.lookupPooledSync(normalized, csr, options.combiner ?? 'sum', options.weights ?? null, out);
+    const { entry, normalized, csr, out, combiner } = this.planPooled(model, table, keys, offsets, options);
+    entry.runtime.lookupPooledSync(normalized, csr, combiner, options.weights ?? null, out);
     return out;
   }
 
@@ -298,9 +322,11 @@ export class ParameterServer {
     const size = (csr.length - 1) * entry.dim;
     const out = options.out ?? new Float32Array(size);
     if (!(out instanceof Float32Array) || out.length !== size) {
-      throw new HpsError('BAD_OUTPUT', `options.out: expected a Float32Array of ${csr.length - 1} rows x dim ${entry.dim} = ${size} floats, got ${describe(out)}${out instanceof Float32Array ? ` of ${out.length}` : ''}`);
+      throw new HpsError('BAD_OUTPUT', `options.out: expected a Float32Array of ${csr.length - 1} rows x dim ${entry.dim} = ${size} floats, got ${describeValue(out)}`);
     }
-    return { entry, normalized, csr, out };
+    const combiner = options.combiner ?? DEFAULT_COMBINER;
+    if (!COMBINERS.includes(combiner)) throw badArgument('options.combiner', "'mean', 'sum' or 'sqrtn'", combiner);
+    return { entry, normalized, csr, out, combiner };
   }
 
   /** The table, when it can be read synchronously. */
@@ -380,7 +406,7 @@ export class ParameterServer {
     for (const m of this.models.values()) {
       const { refreshIntervalSec, refreshDelaySec, name } = m.config;
       if (refreshIntervalSec <= 0) continue;
-      const run = () => this.refreshCaches(name).catch((e) => console.warn(`hps: cache refresh of model ${name} failed: ${(e as Error).message}`));
+      const run = () => this.refreshCaches(name).catch((e) => this.context.warn(`hps: cache refresh of model ${name} failed: ${(e as Error).message}`));
       const delay = setTimeout(() => {
         const every = setInterval(run, refreshIntervalSec * 1000);
         every.unref();
@@ -602,7 +628,7 @@ async function openEntry(config: ResolvedConfig, model: ModelConfig, imports: Im
     });
   }
   const usage = new ModelUsage();
-  const { kernels, splitMinKeys } = context;
+  const { kernels, splitMinKeys, warn } = context;
   return {
     config: opened.config,
     store: opened.store,
@@ -614,7 +640,7 @@ async function openEntry(config: ResolvedConfig, model: ModelConfig, imports: Im
       dim: t.config.dim,
       built: t.built,
       usage,
-      runtime: new TableRuntime({ ...t.built, kernels, pool, poolIndex, splitMinKeys }),
+      runtime: new TableRuntime({ ...t.built, kernels, pool, poolIndex, splitMinKeys, warn }),
     })),
   };
 }
@@ -653,14 +679,14 @@ function tierNames(built: BuiltTable): string[] {
 /** Checks CSR row offsets: ascending, from 0 to `keys`. */
 function checkOffsets(offsets: Uint32Array | readonly number[], keys: number): Uint32Array {
   if (!(offsets instanceof Uint32Array) && !Array.isArray(offsets)) {
-    throw new HpsError('BAD_KEY', `offsets: expected a Uint32Array or an array of rows + 1 ascending integers, got ${describe(offsets)}`);
+    throw badOffsets(`offsets: expected a Uint32Array or an array of rows + 1 ascending integers, got ${describeValue(offsets)}`);
   }
   if (offsets.length < 1 || offsets[0] !== 0 || offsets[offsets.length - 1] !== keys) {
-    throw new HpsError('BAD_KEY', `offsets: expected rows + 1 ascending entries starting at 0 and ending at keys.length (${keys}), got ${offsets.length} entries from ${offsets[0]} to ${offsets[offsets.length - 1]}`);
+    throw badOffsets(`offsets: expected rows + 1 ascending entries starting at 0 and ending at keys.length (${keys}), got ${offsets.length} entries from ${offsets[0]} to ${offsets[offsets.length - 1]}`);
   }
   for (let i = 1; i < offsets.length; i++) {
     if (!Number.isInteger(offsets[i]) || offsets[i] < offsets[i - 1]) {
-      throw new HpsError('BAD_KEY', `offsets[${i}]: ${offsets[i]} is not valid: expected an integer >= offsets[${i - 1}] (${offsets[i - 1]})`);
+      throw badOffsets(`offsets[${i}]: ${offsets[i]} is not valid: expected an integer >= offsets[${i - 1}] (${offsets[i - 1]})`);
     }
   }
   return offsets instanceof Uint32Array ? offsets : Uint32Array.from(offsets);
@@ -697,16 +723,10 @@ function checkOutput(out: Float32Array | undefined, keys: number, dim: number, n
   const size = keys * dim;
   if (out === undefined) return new Float32Array(size);
   if (!(out instanceof Float32Array)) {
-    throw new HpsError('BAD_OUTPUT', `${name}: expected a Float32Array of ${keys} keys x dim ${dim} = ${size} floats, got ${describe(out)}`);
+    throw new HpsError('BAD_OUTPUT', `${name}: expected a Float32Array of ${keys} keys x dim ${dim} = ${size} floats, got ${describeValue(out)}`);
   }
   if (out.length !== size) {
     throw new HpsError('BAD_OUTPUT', `${name}: holds ${out.length} floats, expected ${keys} keys x dim ${dim} = ${size} (model ${model} table ${table})`);
   }
   return out;
-}
-
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (ArrayBuffer.isView(v)) return v.constructor.name;
-  return typeof v;
 }

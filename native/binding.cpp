@@ -12,9 +12,17 @@ using hps::Engine;
 using hps::Op;
 using hps::Request;
 
+// The typed array's first element. Read through napi_get_typedarray_info, which also serves arrays over
+// a SharedArrayBuffer (Napi::ArrayBuffer::Data() rejects those with "Invalid argument").
 template <typename T>
 T* dataOf(const Napi::TypedArray& a) {
-  return reinterpret_cast<T*>(static_cast<uint8_t*>(a.ArrayBuffer().Data()) + a.ByteOffset());
+  napi_typedarray_type type;
+  size_t length = 0, offset = 0;
+  void* data = nullptr;
+  napi_value buffer;
+  napi_status st = napi_get_typedarray_info(a.Env(), a, &type, &length, &data, &buffer, &offset);
+  if (st != napi_ok) throw Napi::Error::New(a.Env(), "could not read the typed array's memory");
+  return static_cast<T*>(data);
 }
 
 Napi::TypedArray typedArg(const Napi::CallbackInfo& info, size_t i, napi_typedarray_type type, const char* what) {

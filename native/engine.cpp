@@ -2,6 +2,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <atomic>
+#include <functional>
 #include "kernels.h"
 
 namespace hps {
@@ -13,9 +15,70 @@ uint32_t pow2AtLeast(uint64_t v) {
   return p;
 }
 
+// Threads kept for the host side of large requests (copies out of pinned staging, key routing): one
+// process-wide pool, fed by every engine's worker thread. Spawning threads for each 64 MiB chunk cost
+// more than spreading the copy gained. Never destroyed: its idle threads end with the process.
+class HostPool {
+ public:
+  static HostPool& get() {
+    static HostPool* pool = new HostPool();
+    return *pool;
+  }
+  // Threads that can work on one request, the caller included.
+  unsigned width() const { return static_cast<unsigned>(threads_.size()) + 1; }
+  // Runs fn(0 .. parts-1): part 0 on the calling thread, the others on the pool; returns once all ran.
+  void run(unsigned parts, const std::function<void(unsigned)>& fn) {
+    if (parts <= 1) return fn(0);
+    std::atomic<unsigned> left(parts - 1);
+    std::mutex doneMu;
+    std::condition_variable doneCv;
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      for (unsigned p = 1; p < parts; p++) {
+        queue_.push_back([&, p] {
+          fn(p);
+          if (left.fetch_sub(1) == 1) {
+            std::lock_guard<std::mutex> d(doneMu);
+            doneCv.notify_one();
+          }
+        });
+      }
+    }
+    cv_.notify_all();
+    fn(0);
+    std::unique_lock<std::mutex> d(doneMu);
+    doneCv.wait(d, [&] { return left.load() == 0; });
+  }
+
+ private:
+  HostPool() {
+    unsigned cores = std::thread::hardware_concurrency();
+    // Up to 15 helpers, leaving two cores to JavaScript and the engine threads.
+    unsigned n = std::min(15u, cores > 3 ? cores - 3 : 1u);
+    for (unsigned i = 0; i < n; i++) threads_.emplace_back([this] { loop(); });
+    for (auto& t : threads_) t.detach();
+  }
+  void loop() {
+    for (;;) {
+      std::function<void()> f;
+      {
+        std::unique_lock<std::mutex> g(mu_);
+        cv_.wait(g, [&] { return !queue_.empty(); });
+        f = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      f();
+    }
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> queue_;
+  std::vector<std::thread> threads_;
+};
+
 // Copies the rows of hits from `src` (n x dim) to `dst`, skipping the ascending missing positions:
-// runs of hits between misses, each in one memcpy, the position range split over a few threads
-// (one thread moves about 10 GB/s; the bus brings rows faster).
+// runs of hits between misses, each in one memcpy, the position range split over the host pool in
+// parts of 4 MiB or more (one thread moves about 10 GB/s; the bus brings rows at 55).
 void copyHits(float* dst, const float* src, uint32_t n, uint32_t dim, const std::vector<uint32_t>& missing) {
   auto copyRange = [&](uint32_t lo, uint32_t hi) {
     auto it = std::lower_bound(missing.begin(), missing.end(), lo);
@@ -27,17 +90,12 @@ void copyHits(float* dst, const float* src, uint32_t n, uint32_t dim, const std:
     if (hi > from) std::memcpy(dst + size_t(from) * dim, src + size_t(from) * dim, size_t(hi - from) * dim * sizeof(float));
   };
   size_t bytes = size_t(n) * dim * sizeof(float);
-  unsigned threads = static_cast<unsigned>(std::min<size_t>(8, std::max<size_t>(1, bytes >> 24)));  // 16 MiB each
-  threads = std::min(threads, std::max(1u, std::thread::hardware_concurrency() / 2));
-  if (threads <= 1) return copyRange(0, n);
-  std::vector<std::thread> pool;
-  uint32_t step = (n + threads - 1) / threads;
-  for (unsigned t = 1; t < threads; t++) {
-    uint32_t lo = std::min<uint64_t>(n, uint64_t(t) * step), hi = std::min<uint64_t>(n, uint64_t(t + 1) * step);
-    pool.emplace_back(copyRange, lo, hi);
-  }
-  copyRange(0, std::min(n, step));
-  for (auto& th : pool) th.join();
+  HostPool& pool = HostPool::get();
+  unsigned parts = static_cast<unsigned>(std::min<size_t>(pool.width(), std::max<size_t>(1, bytes >> 22)));
+  uint32_t step = (n + parts - 1) / parts;
+  pool.run(parts, [&](unsigned p) {
+    copyRange(std::min<uint64_t>(n, uint64_t(p) * step), std::min<uint64_t>(n, uint64_t(p + 1) * step));
+  });
 }
 
 }  // namespace
@@ -131,9 +189,10 @@ void Engine::close() {
       if (c >= s.dev.size()) continue;
       SlotDevice& sd = s.dev[c];
       for (DeviceBuf* b : {&sd.keys, &sd.vectors, &sd.rows, &sd.miss, &sd.missByPos, &sd.offsets, &sd.weights,
-                           &sd.scratch, &sd.leader, &sd.lastOf, &sd.pooled, &sd.counters, &sd.dumpKeys})
+                           &sd.scratch, &sd.leader, &sd.lastOf, &sd.pooled, &sd.counters, &sd.dumpKeys, &sd.positions})
         b->release();
-      for (PinnedBuf* b : {&sd.hMiss, &sd.hMissByPos, &sd.hPooled, &sd.hCounters}) b->release();
+      for (PinnedBuf* b : {&sd.hMiss, &sd.hMissByPos, &sd.hPooled, &sd.hCounters, &sd.hShardKeys, &sd.hShardPos})
+        b->release();
       if (sd.stream) cudaStreamDestroy(sd.stream);
       if (sd.done) cudaEventDestroy(sd.done);
     }
@@ -267,7 +326,6 @@ static const void* stageHost(const void* src, size_t bytes, PinnedBuf& staging) 
 }
 
 void Engine::submitQuery(Request& r, Slot& s) {
-  const int64_t* hk = stageKeys(r, s);
   size_t rowBytes = size_t(r.n) * opt_.dim * sizeof(float);
   bool direct = opt_.directWrite || opt_.sharded;
   // Rows are written over PCIe only for hits, so a pinned `out` keeps its miss rows untouched; the
@@ -275,24 +333,95 @@ void Engine::submitQuery(Request& r, Slot& s) {
   r.staged = !direct || !isPinned(r.out, rowBytes);
   float* hostRows = r.staged ? static_cast<float*>(s.hRows.ensure(rowBytes)) : r.out;
   uint32_t now = ++clock_;
-  if (opt_.sharded) {
-    for (size_t c = 0; c < tables_.size(); c++) r.copies.push_back(c);
-  } else {
-    r.copies.push_back(nextReplica_++ % tables_.size());
+  if (opt_.sharded && tables_.size() > 1) return submitRoutedQuery(r, s, hostRows, now);
+  const int64_t* hk = stageKeys(r, s);
+  size_t c = nextReplica_++ % tables_.size();
+  r.copies.push_back(c);
+  DeviceTable& t = tables_[c];
+  SlotDevice& sd = s.dev[c];
+  check(cudaSetDevice(t.device), "cudaSetDevice");
+  auto* dk = static_cast<int64_t*>(sd.keys.ensure(r.n * sizeof(int64_t)));
+  auto* dm = static_cast<uint8_t*>(sd.miss.ensure(r.n));
+  float* target = direct ? hostRows : static_cast<float*>(sd.rows.ensure(rowBytes));
+  order(c, sd, false);
+  check(cudaMemcpyAsync(dk, hk, r.n * sizeof(int64_t), cudaMemcpyHostToDevice, sd.stream), "cudaMemcpyAsync (keys)");
+  launchQuery(t.view, dk, r.n, target, nullptr, dm, nullptr, filterFor(c), now, opt_.tile, sd.stream);
+  check(cudaGetLastError(), "query kernel");
+  check(cudaMemcpyAsync(sd.hMiss.ensure(r.n), dm, r.n, cudaMemcpyDeviceToHost, sd.stream), "cudaMemcpyAsync (miss)");
+  if (!direct) check(cudaMemcpyAsync(hostRows, target, rowBytes, cudaMemcpyDeviceToHost, sd.stream), "cudaMemcpyAsync (rows)");
+  check(cudaEventRecord(sd.done, sd.stream), "cudaEventRecord");
+  t.readsSinceWrite.push_back(sd.done);
+}
+
+// Splits a request's keys by owning device (shardOf of the key's hash): per device, its keys and their
+// positions in the request, in that device's pinned staging, in request order. Large batches are split
+// over a few threads: each counts its range's keys per device, then writes them at its own offsets.
+void Engine::routeKeys(const int64_t* keys, uint32_t n, Slot& s) {
+  const uint32_t shards = static_cast<uint32_t>(tables_.size());
+  HostPool& pool = HostPool::get();
+  unsigned threads = std::min(pool.width(), std::max<uint32_t>(1, n >> 15));  // 32 Ki keys or more each
+  uint32_t step = (n + threads - 1) / threads;
+  std::vector<uint16_t> owner(n);
+  std::vector<uint32_t> counts(size_t(threads) * shards, 0);
+  auto parallel = [&](const std::function<void(unsigned)>& body) { pool.run(threads, body); };
+  parallel([&](unsigned t) {
+    uint32_t lo = std::min<uint64_t>(n, uint64_t(t) * step), hi = std::min<uint64_t>(n, uint64_t(t + 1) * step);
+    uint32_t* c = counts.data() + size_t(t) * shards;
+    for (uint32_t i = lo; i < hi; i++) {
+      uint16_t o = static_cast<uint16_t>(shardOf(mixKey(keys[i]), shards));
+      owner[i] = o;
+      c[o]++;
+    }
+  });
+  // counts[t][d] becomes thread t's first index in device d's list.
+  for (uint32_t d = 0; d < shards; d++) {
+    uint32_t at = 0;
+    for (unsigned t = 0; t < threads; t++) {
+      uint32_t k = counts[size_t(t) * shards + d];
+      counts[size_t(t) * shards + d] = at;
+      at += k;
+    }
+    SlotDevice& sd = s.dev[d];
+    sd.shardCount = at;
+    sd.hShardKeys.ensure(size_t(std::max<uint32_t>(at, 1)) * sizeof(int64_t));
+    sd.hShardPos.ensure(size_t(std::max<uint32_t>(at, 1)) * sizeof(uint32_t));
   }
-  for (size_t c : r.copies) {
-    DeviceTable& t = tables_[c];
+  parallel([&](unsigned t) {
+    uint32_t lo = std::min<uint64_t>(n, uint64_t(t) * step), hi = std::min<uint64_t>(n, uint64_t(t + 1) * step);
+    std::vector<uint32_t> next(counts.begin() + size_t(t) * shards, counts.begin() + size_t(t + 1) * shards);
+    std::vector<int64_t*> k(shards);
+    std::vector<uint32_t*> p(shards);
+    for (uint32_t d = 0; d < shards; d++) k[d] = s.dev[d].hShardKeys.as<int64_t>(), p[d] = s.dev[d].hShardPos.as<uint32_t>();
+    for (uint32_t i = lo; i < hi; i++) {
+      uint16_t o = owner[i];
+      uint32_t at = next[o]++;
+      k[o][at] = keys[i];
+      p[o][at] = i;
+    }
+  });
+}
+
+// Sharded: each key goes only to the device that owns it (routed on the host, see routeKeys), whose
+// kernel writes its hits at the keys' positions of the pinned output; the devices run concurrently.
+void Engine::submitRoutedQuery(Request& r, Slot& s, float* hostRows, uint32_t now) {
+  r.routed = true;
+  routeKeys(r.keys, r.n, s);
+  for (size_t c = 0; c < tables_.size(); c++) {
     SlotDevice& sd = s.dev[c];
+    uint32_t m = sd.shardCount;
+    if (m == 0) continue;
+    r.copies.push_back(c);
+    DeviceTable& t = tables_[c];
     check(cudaSetDevice(t.device), "cudaSetDevice");
-    auto* dk = static_cast<int64_t*>(sd.keys.ensure(r.n * sizeof(int64_t)));
-    auto* dm = static_cast<uint8_t*>(sd.miss.ensure(r.n));
-    float* target = direct ? hostRows : static_cast<float*>(sd.rows.ensure(rowBytes));
+    auto* dk = static_cast<int64_t*>(sd.keys.ensure(m * sizeof(int64_t)));
+    auto* dp = static_cast<uint32_t*>(sd.positions.ensure(m * sizeof(uint32_t)));
+    auto* dm = static_cast<uint8_t*>(sd.miss.ensure(m));
     order(c, sd, false);
-    check(cudaMemcpyAsync(dk, hk, r.n * sizeof(int64_t), cudaMemcpyHostToDevice, sd.stream), "cudaMemcpyAsync (keys)");
-    launchQuery(t.view, dk, r.n, target, nullptr, dm, nullptr, filterFor(c), now, opt_.tile, sd.stream);
+    check(cudaMemcpyAsync(dk, sd.hShardKeys.ptr, m * sizeof(int64_t), cudaMemcpyHostToDevice, sd.stream), "cudaMemcpyAsync (keys)");
+    check(cudaMemcpyAsync(dp, sd.hShardPos.ptr, m * sizeof(uint32_t), cudaMemcpyHostToDevice, sd.stream), "cudaMemcpyAsync (positions)");
+    launchQuery(t.view, dk, m, hostRows, dp, dm, nullptr, ShardFilter{0, 1}, now, opt_.tile, sd.stream);
     check(cudaGetLastError(), "query kernel");
-    check(cudaMemcpyAsync(sd.hMiss.ensure(r.n), dm, r.n, cudaMemcpyDeviceToHost, sd.stream), "cudaMemcpyAsync (miss)");
-    if (!direct) check(cudaMemcpyAsync(hostRows, target, rowBytes, cudaMemcpyDeviceToHost, sd.stream), "cudaMemcpyAsync (rows)");
+    check(cudaMemcpyAsync(sd.hMiss.ensure(m), dm, m, cudaMemcpyDeviceToHost, sd.stream), "cudaMemcpyAsync (miss)");
     check(cudaEventRecord(sd.done, sd.stream), "cudaEventRecord");
     t.readsSinceWrite.push_back(sd.done);
   }
@@ -397,7 +526,16 @@ void Engine::finish(Request& r, Slot& s) {
       r.missing.resize(r.n);
       uint32_t* m = r.missing.data();
       size_t count = 0;
-      if (r.copies.size() == 1) {
+      if (r.routed) {
+        // Each device's miss flags are in its own key order: mark them by position, then list them.
+        std::vector<uint8_t> byPos(r.n, 0);
+        for (size_t c : r.copies) {
+          const uint8_t* f = s.dev[c].hMiss.as<uint8_t>();
+          const uint32_t* pos = s.dev[c].hShardPos.as<uint32_t>();
+          for (uint32_t j = 0; j < s.dev[c].shardCount; j++) byPos[pos[j]] |= f[j];
+        }
+        for (uint32_t i = 0; i < r.n; i++) m[count] = i, count += byPos[i];
+      } else if (r.copies.size() == 1) {
         // Eight flags at a time: runs of hits cost one load.
         const uint8_t* f = flagsOf(r.copies[0]);
         uint32_t i = 0;

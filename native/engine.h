@@ -53,6 +53,7 @@ struct Request {
   int slot = -1;
   std::vector<size_t> copies;  // table copies (indices into the engine's tables) this request used
   bool staged = false;         // rows landed in the slot's staging buffer, not in `out`
+  bool routed = false;         // sharded query: each device got only its own keys (see routeKeys)
 };
 
 struct DeviceTable {
@@ -66,8 +67,11 @@ struct SlotDevice {
   cudaStream_t stream = nullptr;
   cudaEvent_t done = nullptr;
   DeviceBuf keys, vectors, rows, miss, missByPos, offsets, weights, scratch, leader, lastOf, pooled, counters,
-      dumpKeys;
+      dumpKeys, positions;
   PinnedBuf hMiss, hMissByPos, hPooled, hCounters;
+  // Sharded queries: this device's keys and their positions in the request (routeKeys).
+  PinnedBuf hShardKeys, hShardPos;
+  uint32_t shardCount = 0;
 };
 
 struct Slot {
@@ -95,6 +99,8 @@ class Engine {
   void finish(Request& r, Slot& s);
   void order(size_t d, SlotDevice& sd, bool write);
   void submitQuery(Request& r, Slot& s);
+  void submitRoutedQuery(Request& r, Slot& s, float* hostRows, uint32_t now);
+  void routeKeys(const int64_t* keys, uint32_t n, Slot& s);
   void submitPooled(Request& r, Slot& s);
   void submitMutation(Request& r, Slot& s);
   const int64_t* stageKeys(Request& r, Slot& s);

@@ -323,10 +323,10 @@ if (!native.ok) {
     await rejects(() => gpu.query([1, 2] as unknown as BigInt64Array, new Float32Array(8)), 'BAD_KEY', /keys: expected a BigInt64Array/);
     await rejects(() => gpu.query(keys, new Float32Array(39)), 'BAD_OUTPUT', /at least keys.length x dim = 10 x 4 = 40 floats, got a Float32Array of 39/);
     await rejects(() => gpu.insert(keys, new Float32Array(41)), 'BAD_VECTOR', /10 x 4 = 40 floats, got a Float32Array of 41/);
-    await rejects(() => gpu.queryPooled(keys, Uint32Array.of(0, 5, 3, 10), null, 'sum', new Float32Array(12)), 'BAD_KEY', /offsets\[2\]: 3 is below offsets\[1\] = 5/);
-    await rejects(() => gpu.queryPooled(keys, Uint32Array.of(0, 9), null, 'sum', new Float32Array(4)), 'BAD_KEY', /offsets\[1\]: expected keys.length = 10, got 9/);
+    await rejects(() => gpu.queryPooled(keys, Uint32Array.of(0, 5, 3, 10), null, 'sum', new Float32Array(12)), 'BAD_OFFSETS', /offsets\[2\]: 3 is below offsets\[1\] = 5/);
+    await rejects(() => gpu.queryPooled(keys, Uint32Array.of(0, 9), null, 'sum', new Float32Array(4)), 'BAD_OFFSETS', /offsets\[1\]: expected keys.length = 10, got 9/);
     await rejects(() => gpu.queryPooled(keys, Uint32Array.of(0, 10), new Float32Array(3), 'sum', new Float32Array(4)), 'BAD_VECTOR', /weights/);
-    await rejects(() => gpu.queryPooled(keys, Uint32Array.of(0, 10), null, 'max' as Combiner, new Float32Array(4)), 'BAD_CONFIG', /combiner/);
+    await rejects(() => gpu.queryPooled(keys, Uint32Array.of(0, 10), null, 'max' as Combiner, new Float32Array(4)), 'BAD_ARGUMENT', /combiner/);
     const out = new Float32Array(40);
     assert.is((await gpu.query(keys, out)).length, 0, 'still every key');
     assert.equal(out, rows);

@@ -139,11 +139,11 @@ test('bad inputs name the argument, the position and what was expected', () => {
   throwsHps(() => kernels.scatter(rows, inverse, 0), 'BAD_CONFIG', /dim: expected an integer >= 1, got 0/);
   throwsHps(() => kernels.scatter(rows, inverse, 4, new Float32Array(11)), 'BAD_OUTPUT', /out: expected a Float32Array of at least inverse\.length x dim = 12 floats, got a Float32Array of 11/);
   throwsHps(() => kernels.scatter(rows, [0, 1] as never, 4), 'BAD_KEY', /inverse: expected a Uint32Array/);
-  throwsHps(() => kernels.pool(rows, inverse, new Uint32Array([0, 2, 1, 3]), 4, 'sum'), 'BAD_KEY', /offsets\[2\]: 1 breaks the CSR rule/);
-  throwsHps(() => kernels.pool(rows, inverse, new Uint32Array([1, 3]), 4, 'sum'), 'BAD_KEY', /offsets\[0\]: 1 breaks the CSR rule: expected offsets\[0\] = 0/);
-  throwsHps(() => kernels.pool(rows, inverse, new Uint32Array([0, 2]), 4, 'sum'), 'BAD_KEY', /offsets\[1\]: 2 .* offsets\[1\] = the number of keys \(3\)/);
-  throwsHps(() => kernels.pool(rows, inverse, new Uint32Array(0), 4, 'sum'), 'BAD_KEY', /offsets: expected a Uint32Array of rows \+ 1 CSR offsets/);
-  throwsHps(() => kernels.pool(rows, inverse, new Uint32Array([0, 3]), 4, 'max' as Combiner), 'BAD_CONFIG', /combiner: expected 'sum', 'mean' or 'sqrtn', got max/);
+  throwsHps(() => kernels.pool(rows, inverse, new Uint32Array([0, 2, 1, 3]), 4, 'sum'), 'BAD_OFFSETS', /offsets\[2\]: 1 breaks the CSR rule/);
+  throwsHps(() => kernels.pool(rows, inverse, new Uint32Array([1, 3]), 4, 'sum'), 'BAD_OFFSETS', /offsets\[0\]: 1 breaks the CSR rule: expected offsets\[0\] = 0/);
+  throwsHps(() => kernels.pool(rows, inverse, new Uint32Array([0, 2]), 4, 'sum'), 'BAD_OFFSETS', /offsets\[1\]: 2 .* offsets\[1\] = the number of keys \(3\)/);
+  throwsHps(() => kernels.pool(rows, inverse, new Uint32Array(0), 4, 'sum'), 'BAD_OFFSETS', /offsets: expected a Uint32Array of rows \+ 1 CSR offsets/);
+  throwsHps(() => kernels.pool(rows, inverse, new Uint32Array([0, 3]), 4, 'max' as Combiner), 'BAD_ARGUMENT', /combiner: expected 'sum', 'mean' or 'sqrtn', got string "max"/);
   throwsHps(() => kernels.pool(rows, inverse, new Uint32Array([0, 3]), 4, 'mean', new Float32Array(2)), 'BAD_VECTOR', /weights: expected null or a Float32Array of one weight per key \(3\), got a Float32Array of 2/);
   throwsHps(() => kernels.pool(rows, inverse, new Uint32Array([0, 1, 3]), 4, 'sum', null, new Float32Array(7)), 'BAD_OUTPUT', /at least rows \(offsets\.length - 1\) x dim = 8 floats, got a Float32Array of 7/);
 });

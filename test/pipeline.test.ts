@@ -184,8 +184,13 @@ test('pooled lookups (sum, mean, sqrtn; with and without weights; empty rows) eq
         }
       }
     }
-    await expectError(() => ps.lookupPooled('m', 't', keys, [0, 5, 3, keys.length]), 'BAD_KEY', /offsets\[2\]: 3 is not valid/);
-    await expectError(() => ps.lookupPooled('m', 't', keys, [0, 4]), 'BAD_KEY', /ending at keys.length/);
+    // HPS's SparseLookupLayer default: no combiner given means mean.
+    assert.equal(await ps.lookupPooled('m', 't', keys, offsets), await ps.lookupPooled('m', 't', keys, offsets, { combiner: 'mean' }));
+    assert.equal(ps.lookupPooledSync('m', 't', keys, offsets), await ps.lookupPooled('m', 't', keys, offsets, { combiner: 'mean' }));
+    assert.not.equal(await ps.lookupPooled('m', 't', keys, offsets), await ps.lookupPooled('m', 't', keys, offsets, { combiner: 'sum' }));
+    await expectError(() => ps.lookupPooled('m', 't', keys, offsets, { combiner: 'max' as never }), 'BAD_ARGUMENT', /options.combiner: expected 'mean', 'sum' or 'sqrtn', got string "max"/);
+    await expectError(() => ps.lookupPooled('m', 't', keys, [0, 5, 3, keys.length]), 'BAD_OFFSETS', /offsets\[2\]: 3 is not valid/);
+    await expectError(() => ps.lookupPooled('m', 't', keys, [0, 4]), 'BAD_OFFSETS', /ending at keys.length/);
   } finally {
     await ps.close();
   }

@@ -74,7 +74,7 @@ test('bad keys, a wrong output buffer, unknown model and table: clear errors', a
   await expectError(() => ps.lookup('m', 't0', [2 ** 60]), 'BAD_KEY', /keys\[0\]/);
   await expectError(() => ps.lookup('m', 't0', BigUint64Array.of(1n, 2n ** 63n)), 'BAD_KEY', /keys\[1\]: key 9223372036854775808 .*below 2\^63/);
   await expectError(() => ps.lookup('m', 't0', [1, 2], new Float32Array(2 * dim - 1)), 'BAD_OUTPUT', /out: holds 15 floats, expected 2 keys x dim 8 = 16/);
-  await expectError(() => ps.lookup('m', 't0', [1, 2], new Float64Array(16) as unknown as Float32Array), 'BAD_OUTPUT', /got Float64Array/);
+  await expectError(() => ps.lookup('m', 't0', [1, 2], new Float64Array(16) as unknown as Float32Array), 'BAD_OUTPUT', /got a Float64Array of 16/);
   await expectError(() => ps.lookup('nope', 't0', [1]), 'UNKNOWN_MODEL', /known models: m/);
   await expectError(() => ps.lookup('m', 'nope', [1]), 'UNKNOWN_TABLE', /known tables \(index: name\): 0: t0, 1: empty/);
   await expectError(() => ps.lookup('m', 2, [1]), 'UNKNOWN_TABLE', /no table 2/);

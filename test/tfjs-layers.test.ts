@@ -148,9 +148,9 @@ test('the layers reject bad ids, inputs and options with errors that say what wa
   throwsHps(() => new HpsLookupLayer({ ps, model: 'nope', table: 0 }), 'UNKNOWN_MODEL', /nope/);
   throwsHps(() => new HpsLookupLayer({ ps, model: 'm', table: 'a', dim: 9 }), 'BAD_CONFIG', /dim: expected 9.*dim 8/);
   assert.is(new HpsSparseLookupLayer({ ps, model: 'm', table: 'b', dim: dims.b }).dim, dims.b);
-  throwsHps(() => new HpsSparseLookupLayer({ ps, model: 'm', table: 'a', combiner: 'max' as never }), 'BAD_CONFIG', /combiner/);
+  throwsHps(() => new HpsSparseLookupLayer({ ps, model: 'm', table: 'a', combiner: 'max' as never }), 'BAD_ARGUMENT', /combiner/);
   const sparse = new HpsSparseLookupLayer({ ps, model: 'm', table: 'a' });
-  throwsHps(() => sparse.apply([tf.tensor1d([1, 2], 'int32'), tf.tensor1d([0, 1], 'int32')]), 'BAD_KEY', /offsets/);
+  throwsHps(() => sparse.apply([tf.tensor1d([1, 2], 'int32'), tf.tensor1d([0, 1], 'int32')]), 'BAD_OFFSETS', /offsets/);
   throwsHps(() => sparse.apply([tf.tensor2d([[1, 2]], [1, 2], 'int32'), tf.tensor2d([[1]], [1, 1])]), 'BAD_KEY', /same shape/);
 });
 

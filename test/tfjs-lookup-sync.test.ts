@@ -78,7 +78,7 @@ test('the synchronous lookups check their input as the others do', async () => {
     throwsHps(() => ps.lookupSync('m', 'emb', [1, 2.5]), 'BAD_KEY', /keys\[1\]/);
     throwsHps(() => ps.lookupSync('m', 'emb', [1, 2], new Float32Array(3)), 'BAD_OUTPUT', /24/);
     throwsHps(() => ps.lookupSync('m', 'nope', [1]), 'UNKNOWN_TABLE', /nope/);
-    throwsHps(() => ps.lookupPooledSync('m', 'emb', [1, 2], [0, 1]), 'BAD_KEY', /offsets/);
+    throwsHps(() => ps.lookupPooledSync('m', 'emb', [1, 2], [0, 1]), 'BAD_OFFSETS', /offsets/);
     throwsHps(() => ps.lookupPooledSync('m', 'emb', [1, 2], [0, 2], { out: new Float32Array(5) }), 'BAD_OUTPUT', /options\.out/);
   } finally {
     await ps.close();

@@ -41,6 +41,21 @@ export interface EmbeddingCache {
   close(): Promise<void>;
 }
 
+/**
+ * An L1 cache that also reduces pooled lookups itself (the CUDA cache: only rows x dim floats cross
+ * the bus). `queryPooled` writes row r of `out` as the combination of the hits among keys
+ * offsets[r]..offsets[r+1]-1, scaled by the divisor of every key of the row (sum: 1, mean: sum of
+ * weights, sqrtn: sqrt of the sum of squared weights), and resolves to the ascending positions that
+ * missed; the caller adds their vectors with the same divisor.
+ */
+export interface PoolingEmbeddingCache extends EmbeddingCache {
+  queryPooled(keys: BigInt64Array, offsets: Uint32Array, weights: Float32Array | null, combiner: 'sum' | 'mean' | 'sqrtn', out: Float32Array): Promise<Uint32Array>;
+}
+
+export function poolsItself(cache: EmbeddingCache | null): cache is PoolingEmbeddingCache {
+  return typeof (cache as PoolingEmbeddingCache | null)?.queryPooled === 'function';
+}
+
 export interface CacheStats {
   size: number;
   capacity: number;

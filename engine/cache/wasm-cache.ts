@@ -1,5 +1,5 @@
 import { threadId } from 'node:worker_threads';
-import { HpsError } from '../errors.js';
+import { describeValue, HpsError } from '../errors.js';
 import { instantiateKernels, type WasmKernels } from '../wasm/loader.js';
 import { WASM_PAGE_BYTES } from '../wasm/memory.js';
 import type { CachePolicy } from '../config/types.js';
@@ -127,7 +127,7 @@ export class WasmEmbeddingCache implements EmbeddingCache {
     checkKeys(keys);
     const n = keys.length, dim = this.dim;
     if (!(out instanceof Float32Array) || out.length < n * dim) {
-      throw new HpsError('BAD_OUTPUT', `out: expected a Float32Array of at least keys.length x dim = ${n} x ${dim} = ${n * dim} floats, got ${describeArray(out)}`);
+      throw new HpsError('BAD_OUTPUT', `out: expected a Float32Array of at least keys.length x dim = ${n} x ${dim} = ${n * dim} floats, got ${describeValue(out)}`);
     }
     if (n === 0) return new Uint32Array(0);
     if (this.missed.length < n) this.missed = new Uint32Array(n);
@@ -200,7 +200,7 @@ export class WasmEmbeddingCache implements EmbeddingCache {
   serveFinish(out: Float32Array, n: number, m: number): void {
     const s = this.scratch, dim = this.dim;
     if (!(out instanceof Float32Array) || out.length < n * dim) {
-      throw new HpsError('BAD_OUTPUT', `out: expected a Float32Array of at least ${n} x ${dim} = ${n * dim} floats, got ${describeArray(out)}`);
+      throw new HpsError('BAD_OUTPUT', `out: expected a Float32Array of at least ${n} x ${dim} = ${n * dim} floats, got ${describeValue(out)}`);
     }
     if (m > 0) this.kernels.l1_place_missed(s.rows, dim, s.inverse, n, s.miss, m, s.fill, s.slotOf, this.distinctWord[0]);
     let view = this.rowViews.get(n);
@@ -321,7 +321,7 @@ export class WasmEmbeddingCache implements EmbeddingCache {
     checkKeys(keys);
     const want = keys.length * this.dim;
     if (!(vectors instanceof Float32Array) || vectors.length !== want) {
-      throw new HpsError('BAD_VECTOR', `vectors: expected a Float32Array of keys.length x dim = ${keys.length} x ${this.dim} = ${want} floats, got ${describeArray(vectors)}`);
+      throw new HpsError('BAD_VECTOR', `vectors: expected a Float32Array of keys.length x dim = ${keys.length} x ${this.dim} = ${want} floats, got ${describeValue(vectors)}`);
     }
   }
 
@@ -350,14 +350,10 @@ const OWNER = threadId + 1;
 
 function checkKeys(keys: unknown): asserts keys is BigInt64Array {
   if (!(keys instanceof BigInt64Array)) {
-    throw new HpsError('BAD_KEY', `keys: expected a BigInt64Array (see engine/keys.ts normalizeKeys), got ${describeArray(keys)}`);
+    throw new HpsError('BAD_KEY', `keys: expected a BigInt64Array (see engine/keys.ts normalizeKeys), got ${describeValue(keys)}`);
   }
 }
 
-function describeArray(v: unknown): string {
-  if (ArrayBuffer.isView(v)) return `a ${v.constructor.name} of ${(v as Float32Array).length}`;
-  return v === null ? 'null' : typeof v;
-}
 
 /**
  * A scratch area for one instance: a released one from the directory, else a new one at the end of the

@@ -1,5 +1,6 @@
 import { statSync } from 'node:fs';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HpsError } from '../errors.js';
 import type { KeyType } from '../keys.js';
@@ -114,19 +115,24 @@ export interface ExportReport {
 /**
  * Writes `table` as a HugeCTR folder (`key` int64 LE, or uint32 LE for a uint32 table as HPS wrote
  * it without `supportlonglong`; `emb_vector` float32 rows) in ascending key order. Files are written
- * under temporary names and renamed when complete.
+ * under fresh temporary names, created exclusively (a file or symlink planted at such a name is never
+ * followed or overwritten), and renamed when complete. Any failure is an HpsError IO naming the folder;
+ * nothing is left behind.
  */
 export async function exportHugeCtrFolder(store: LmdbStore, table: string, folder: string): Promise<ExportReport> {
   const started = performance.now();
-  await mkdir(folder, { recursive: true });
-  const keyTmp = join(folder, `.key.partial-${process.pid}`);
-  const vectorTmp = join(folder, `.emb_vector.partial-${process.pid}`);
-  const keysFh = await open(keyTmp, 'w');
-  const vectorsFh = await open(vectorTmp, 'w');
+  const narrow = store.table(table)?.keyType === 'uint32';
+  const tag = `${process.pid}-${randomBytes(6).toString('hex')}`;
+  const keyTmp = join(folder, `.key.partial-${tag}`);
+  const vectorTmp = join(folder, `.emb_vector.partial-${tag}`);
+  let keysFh: FileHandle | null = null;
+  let vectorsFh: FileHandle | null = null;
   let rows = 0;
   let bytes = 0;
-  const narrow = store.table(table)?.keyType === 'uint32';
   try {
+    await mkdir(folder, { recursive: true });
+    keysFh = await open(keyTmp, 'wx');
+    vectorsFh = await open(vectorTmp, 'wx');
     for (const { keys, vectors } of store.scan(table)) {
       const keyData = narrow ? lowHalves(keys) : keys;
       await keysFh.write(new Uint8Array(keyData.buffer, keyData.byteOffset, keyData.byteLength));
@@ -139,13 +145,21 @@ export async function exportHugeCtrFolder(store: LmdbStore, table: string, folde
     await rename(keyTmp, join(folder, 'key'));
     await rename(vectorTmp, join(folder, 'emb_vector'));
   } catch (e) {
-    await keysFh.close().catch(() => undefined);
-    await vectorsFh.close().catch(() => undefined);
-    await rm(keyTmp, { force: true });
-    await rm(vectorTmp, { force: true });
-    throw e;
+    await keysFh?.close().catch(() => undefined);
+    await vectorsFh?.close().catch(() => undefined);
+    if (keysFh) await rm(keyTmp, { force: true });
+    if (vectorsFh) await rm(vectorTmp, { force: true });
+    if (e instanceof HpsError) throw e;
+    throw new HpsError('IO', `model ${store.model} table ${table}: cannot export to ${folder}: ${describeFsError(e)}; expected a folder that exists or can be created, with room for ${store.table(table)?.count ?? 0} rows`, { cause: e });
   }
   return { folder, rows, bytes, seconds: (performance.now() - started) / 1000 };
+}
+
+/** A file-system error in words (Node's "ENOSPC: no space left on device" reads as I/O noise). */
+function describeFsError(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  const why: Record<string, string> = { ENOSPC: 'disk full', EDQUOT: 'disk quota exceeded', ENOTDIR: 'a part of the path is not a folder', EEXIST: 'a temporary file name is taken', EACCES: 'permission denied' };
+  return code && why[code] ? `${why[code]} (${(e as Error).message})` : (e as Error).message;
 }
 
 export function fileSize(file: string): number {

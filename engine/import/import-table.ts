@@ -5,7 +5,8 @@ import type { LmdbStore } from '../lmdb/lmdb-store.js';
 import type { TableMeta } from '../lmdb/table-meta.js';
 import { fingerprintFiles } from './fingerprint.js';
 import { progressBar } from './progress.js';
-import { removeAbandonedRuns, SortedRuns, sortOrder } from './sorted-runs.js';
+import { removeAbandonedRuns } from '../lmdb/abandoned-runs.js';
+import { SortedRuns, sortOrder } from './sorted-runs.js';
 import { chunkRowsFor, type ImportSource } from './source.js';
 
 export interface ImportOptions {

@@ -1,4 +1,5 @@
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
+import { RUN_DIR_PREFIX } from '../lmdb/abandoned-runs.js';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readExact, type RowChunk } from './source.js';
@@ -78,32 +79,6 @@ export class SortedRuns {
 
   remove(): void {
     rmSync(this.dir, { recursive: true, force: true });
-  }
-}
-
-const RUN_DIR_PREFIX = '.import-runs-';
-
-/** Removes run folders of imports whose process is gone (a killed import). */
-export function removeAbandonedRuns(parent: string): void {
-  let names: string[];
-  try {
-    names = readdirSync(parent);
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    if (!name.startsWith(RUN_DIR_PREFIX)) continue;
-    const pid = Number(name.slice(RUN_DIR_PREFIX.length).split('-')[0]);
-    if (!isAlive(pid)) rmSync(join(parent, name), { recursive: true, force: true });
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

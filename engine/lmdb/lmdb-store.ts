@@ -4,6 +4,8 @@ import { open, type Database, type RootDatabase } from 'lmdb';
 import { HpsError } from '../errors.js';
 import { normalizeKeys, type KeyType } from '../keys.js';
 import { KeyCodec, keyHalves } from './key-codec.js';
+import { removeAbandonedRuns } from './abandoned-runs.js';
+import { currentOwner, describeOwner, isOwner, ownerAlive, type Owner } from './owner.js';
 import { StagedTable } from './staged-table.js';
 import { writeRows, type RowDatabase } from './write-rows.js';
 import type { TableMeta } from './table-meta.js';
@@ -19,13 +21,25 @@ export interface LmdbStoreOptions {
   readOnly?: boolean;
 }
 
-type MetaDatabase = Database<TableMeta | true | string, string>;
+/** The meta entry of a staging database: the import that writes it, and for which table. */
+interface StagingRecord {
+  table: string;
+  owner: Owner;
+}
+
+type MetaDatabase = Database<TableMeta | StagingRecord | true | string, string>;
 
 const META_DB = 'hps:meta';
 const TABLE = 'table:';
 const MARK = 'mark:';
-/** Meta entries naming staging databases of imports in progress; dropped on the next writable open. */
+/**
+ * Meta entries naming staging databases of imports in progress, with their owner: a writable open drops
+ * those whose owner is dead (a killed import), never a live one. A live entry also locks its table
+ * against a second import, in any process.
+ */
 export const STAGING = 'staging:';
+/** Sleeps between attempts of a read that raced another thread opening a database handle. */
+const backoff = new Int32Array(new SharedArrayBuffer(4));
 const ROW_DB_OPTIONS = { keyEncoding: 'binary', encoding: 'binary', compression: false, cache: false } as const;
 
 /**
@@ -68,12 +82,15 @@ export class LmdbStore {
     }
     let meta: MetaDatabase | null = null;
     try {
-      meta = env.openDB<TableMeta | true | string, string>(META_DB, { encoding: 'json', cache: false });
+      meta = env.openDB<TableMeta | StagingRecord | true | string, string>(META_DB, { encoding: 'json', cache: false });
     } catch (e) {
       if (!readOnly) throw new HpsError('IO', `model ${model}: cannot open ${META_DB} in ${path}: ${(e as Error).message}`, { cause: e });
     }
     const store = new LmdbStore(model, path, readOnly, env, meta);
-    if (!readOnly) store.dropAbandonedStaging();
+    if (!readOnly) {
+      store.dropAbandonedStaging();
+      removeAbandonedRuns(path);
+    }
     return store;
   }
 
@@ -120,10 +137,55 @@ export class LmdbStore {
   /**
    * Reads the rows of `keys[p]` for every position p in `positions` (all positions when null) into
    * row p of `out` (keys.length x dim). Rows of missing keys are left untouched. Returns the positions
-   * that were not found, ascending. All reads of one call see one snapshot.
+   * that were not found, ascending. All reads of one call see one snapshot, taken when the call
+   * begins: every write committed before it (by any thread or process) is seen.
    */
   get(table: string, keys: BigInt64Array, out: Float32Array, positions: Uint32Array | null = null): Uint32Array {
-    const meta = this.requireTable(table);
+    return this.freshRead(table, (meta) => {
+      if (!meta) this.requireTable(table);
+      return this.readRows(meta!, keys, out, positions);
+    });
+  }
+
+  /**
+   * As `get`, for a serving tier: a table that does not exist (yet) has every key missing. A worker
+   * that attached before the table's first import sees it once it is committed.
+   */
+  getIfTable(table: string, keys: BigInt64Array, out: Float32Array): Uint32Array {
+    return this.freshRead(table, (meta) => meta ? this.readRows(meta, keys, out, null) : Uint32Array.from({ length: keys.length }, (_, i) => i));
+  }
+
+  /**
+   * Runs `read` on the newest committed snapshot, with `table`'s metadata in it. lmdb-js otherwise
+   * keeps one read transaction until a timer of its own resets it, and a lookup worker may run no timer
+   * for long (piscina waits for tasks in Atomics.wait): such a worker would read, and pin the pages of,
+   * an old snapshot. Resetting costs one native call; the next read renews.
+   *
+   * A database handle opened here (the table was imported anew) is usable only by transactions begun
+   * after it is committed to the environment, and threads sharing a read-only environment open it
+   * concurrently (lmdb-js notes the race): a read that finds the handle not yet valid starts again.
+   */
+  private freshRead<T>(table: string, read: (meta: TableMeta | undefined) => T): T {
+    this.checkOpen();
+    for (let attempt = 0; ; attempt++) {
+      this.env.resetReadTxn();
+      this.forgetMeta();
+      const meta = this.table(table);
+      if (meta && !this.rowDbs.has(meta.db)) {
+        this.rowDb(meta.db);
+        continue;
+      }
+      try {
+        return read(meta);
+      } catch (e) {
+        if (attempt >= 50 || !/The dbi \d+ (flag was not valid|was out of range)/.test((e as Error).message)) throw e;
+        Atomics.wait(backoff, 0, 0, 1);
+      }
+    }
+  }
+
+  private readRows(meta: TableMeta, keys: BigInt64Array, out: Float32Array, positions: Uint32Array | null): Uint32Array {
+    const table = meta.name;
     const rowBytes = meta.dim * 4;
     if (out.length < keys.length * meta.dim) {
       throw new HpsError('BAD_OUTPUT', `model ${this.model} table ${table}: output holds ${out.length} floats, expected at least ${keys.length} x ${meta.dim} = ${keys.length * meta.dim}`);
@@ -165,15 +227,6 @@ export class LmdbStore {
       }
     }
     return missing.subarray(0, nMissing);
-  }
-
-  /**
-   * Makes this thread's next read take a fresh snapshot. lmdb-js renews a thread's read snapshot only
-   * on a timer, so a worker serving requests back to back could otherwise read rows a write on another
-   * thread has already replaced.
-   */
-  renewReads(): void {
-    this.env.resetReadTxn();
   }
 
   /** Inserts or replaces rows (`vectors` is keys.length x dim) in one transaction. */
@@ -234,24 +287,39 @@ export class LmdbStore {
   /**
    * Starts an import of `name` into a fresh database; the table as it was stays readable until
    * `commit()` swaps the new one in within one transaction. A killed import leaves only a staging
-   * database, dropped at the next writable open.
+   * database, dropped at the next writable open. One import of a table runs at a time across all
+   * processes: a second one is an HpsError BUSY naming the first.
    */
   beginImport(name: string, shape: { dim: number; keyType: KeyType; fingerprint: string | null; source: string | null }): StagedTable {
     this.checkWritable(name, 'import');
     const dbName = newDbName(name);
-    this.metaDb().putSync(STAGING + dbName, true);
+    const record: StagingRecord = { table: name, owner: currentOwner() };
+    this.writeTxn(name, 'start an import', () => {
+      for (const { key, value } of this.stagingEntries()) {
+        if (!isLive(value)) this.dropStaging(key);
+        else if (value.table === name) {
+          throw new HpsError('BUSY', `model ${this.model} table ${name}: another import of this table is running in ${describeOwner(value.owner)}, writing ${this.path}; retry once it has finished`);
+        }
+      }
+      this.metaDb().putSync(STAGING + dbName, record);
+      this.rowDb(dbName);
+    });
     const db = this.rowDb(dbName);
     return new StagedTable(this.codecs[shape.keyType], shape.dim, db, (abort) => {
       this.forgetMeta();
       this.env.transactionSync(() => {
+        const mine = this.metaDb().get(STAGING + dbName);
+        if (!isStaging(mine) || mine.owner.pid !== record.owner.pid || mine.owner.since !== record.owner.since) {
+          // Only a process that wrongly judged this one dead can have dropped it: refuse to swap in nothing.
+          throw new HpsError('BUSY', `model ${this.model} table ${name}: the staging database of this import was dropped by another process; the table is unchanged, import again`);
+        }
         if (abort) {
-          db.dropSync();
-          this.rowDbs.delete(dbName);
-          this.metaDb().removeSync(STAGING + dbName);
+          this.dropStaging(STAGING + dbName);
           return;
         }
+        const count = entryCount(db);
         const old = this.table(name);
-        const meta: TableMeta = { name, db: dbName, dim: shape.dim, keyType: shape.keyType, count: entryCount(db), fingerprint: shape.fingerprint, source: shape.source, updatedAt: new Date().toISOString() };
+        const meta: TableMeta = { name, db: dbName, dim: shape.dim, keyType: shape.keyType, count, fingerprint: shape.fingerprint, source: shape.source, updatedAt: new Date().toISOString() };
         this.metaDb().putSync(TABLE + name, meta);
         this.metaDb().removeSync(STAGING + dbName);
         if (old) this.dropRowDb(old.db);
@@ -342,15 +410,23 @@ export class LmdbStore {
     this.metaDb().putSync(TABLE + meta.name, meta);
   }
 
+  /** Drops the staging databases of imports whose process is gone (killed or crashed). */
   private dropAbandonedStaging(): void {
-    const abandoned = [...this.metaDb().getKeys({ start: STAGING, end: STAGING + '\uffff' })];
-    if (abandoned.length === 0) return;
+    if (this.stagingEntries().every(({ value }) => isLive(value))) return;
     this.env.transactionSync(() => {
-      for (const key of abandoned) {
-        this.dropRowDb(key.slice(STAGING.length));
-        this.metaDb().removeSync(key);
-      }
+      // Listed again inside the transaction: another process may have finished or begun one since.
+      for (const { key, value } of this.stagingEntries()) if (!isLive(value)) this.dropStaging(key);
     });
+  }
+
+  private stagingEntries(): { key: string; value: unknown }[] {
+    return [...this.metaDb().getRange({ start: STAGING, end: STAGING + '\uffff' })].map(({ key, value }) => ({ key: key as string, value }));
+  }
+
+  /** Drops one staging database and its entry, inside the caller's write transaction. */
+  private dropStaging(key: string): void {
+    this.dropRowDb(key.slice(STAGING.length));
+    this.metaDb().removeSync(key);
   }
 
   private checkWritable(table: string, what: string): void {
@@ -382,6 +458,15 @@ function checkShape(model: string, meta: TableMeta, dim: number, keyType: KeyTyp
 
 function corruptRow(model: string, meta: TableMeta, size: number): HpsError {
   return new HpsError('IO', `model ${model} table ${meta.name}: a stored row has ${size} bytes, expected dim ${meta.dim} x 4 = ${meta.dim * 4}`);
+}
+
+function isStaging(value: unknown): value is StagingRecord {
+  return typeof value === 'object' && value !== null && isOwner((value as StagingRecord).owner);
+}
+
+/** A staging entry whose import may still be running (entries of older versions record no owner: dead). */
+function isLive(value: unknown): value is StagingRecord {
+  return isStaging(value) && ownerAlive(value.owner);
 }
 
 function entryCount(db: RowDatabase): number {

@@ -30,7 +30,12 @@ export class StagedTable {
   /** Swaps the staged rows in as the table, dropping the previous rows, in one transaction. */
   commit(): TableMeta {
     this.done = true;
-    return this.finish(false)!;
+    try {
+      return this.finish(false)!;
+    } catch (e) {
+      this.done = false; // so that abort() still drops the staged rows
+      throw e;
+    }
   }
 
   /** Drops the staged rows; the table stays as it was. */

@@ -2,12 +2,14 @@
  * Work taken off the request path (cache insertions after a high-hit-rate request). It runs on the
  * next turn of the event loop, or at the start of the next request on this thread if that comes first:
  * a caller that awaits lookups back to back never yields a turn, and its deferred work must still run.
- * A failure is logged, since no request is left to fail by then.
+ * A failure goes to `warn` (OpenOptions.warn on the main thread), since no request is left to fail by then.
  */
 export class DeferredWork {
   private queue: (() => void | Promise<unknown>)[] = [];
   private scheduled = false;
   private closed = false;
+
+  constructor(private readonly warn: (line: string) => void = (line) => process.emitWarning(line)) {}
 
   /** Queues `work` (bound so it can be passed around as a function). */
   readonly add = (work: () => void | Promise<unknown>): void => {
@@ -31,9 +33,9 @@ export class DeferredWork {
       try {
         // An asynchronous L1 (the GPU cache) answers later; its failure is reported the same way.
         const done = w();
-        if (done) done.then(undefined, report);
+        if (done) done.then(undefined, (err) => this.report(err));
       } catch (err) {
-        report(err);
+        this.report(err);
       }
     }
   }
@@ -43,8 +45,8 @@ export class DeferredWork {
     this.closed = true;
     this.queue = [];
   }
-}
 
-function report(err: unknown): void {
-  console.warn(`hps: a deferred cache insertion failed: ${err instanceof Error ? err.message : String(err)}`);
+  private report(err: unknown): void {
+    this.warn(`hps: a deferred cache insertion failed: ${err instanceof Error ? err.message : String(err)}`);
+  }
 }

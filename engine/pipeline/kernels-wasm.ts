@@ -1,4 +1,4 @@
-import { HpsError } from '../errors.js';
+import { badArgument, badOffsets, describeValue, HpsError } from '../errors.js';
 import { instantiateKernels, type WasmKernels } from '../wasm/loader.js';
 import { newKernelMemory, KERNEL_RESERVED_BYTES, MAX_MEMORY_PAGES, WASM_PAGE_BYTES } from '../wasm/memory.js';
 
@@ -114,14 +114,14 @@ export class PipelineKernels {
     const uniqueCount = checkRows(uniqueRows, dim);
     checkInverseType(inverse);
     if (!(offsets instanceof Uint32Array) || offsets.length < 1) {
-      throw new HpsError('BAD_KEY', `offsets: expected a Uint32Array of rows + 1 CSR offsets (at least 1), got ${describe(offsets)}`);
+      throw badOffsets(`offsets: expected a Uint32Array of rows + 1 CSR offsets (at least 1), got ${describeValue(offsets)}`);
     }
     if (!(combiner in COMBINER_CODE)) {
-      throw new HpsError('BAD_CONFIG', `combiner: expected 'sum', 'mean' or 'sqrtn', got ${String(combiner)}`);
+      throw badArgument('combiner', "'sum', 'mean' or 'sqrtn'", combiner);
     }
     const n = inverse.length, rows = offsets.length - 1;
     if (weights !== null && (!(weights instanceof Float32Array) || weights.length !== n)) {
-      throw new HpsError('BAD_VECTOR', `weights: expected null or a Float32Array of one weight per key (${n}), got ${describe(weights)}`);
+      throw new HpsError('BAD_VECTOR', `weights: expected null or a Float32Array of one weight per key (${n}), got ${describeValue(weights)}`);
     }
     const target = outFor(out, rows * dim, 'rows (offsets.length - 1)');
     this.begin();
@@ -136,7 +136,7 @@ export class PipelineKernels {
     this.checkInverse(inverseAt, inverse, uniqueCount);
     const bad = this.kernels.pl_check_offsets(offsetsAt, rows, n) >>> 0;
     if (bad !== OK) {
-      throw new HpsError('BAD_KEY', `offsets[${bad}]: ${offsets[bad]} breaks the CSR rule: expected offsets[0] = 0, non-decreasing offsets, and offsets[${rows}] = the number of keys (${n})`);
+      throw badOffsets(`offsets[${bad}]: ${offsets[bad]} breaks the CSR rule: expected offsets[0] = 0, non-decreasing offsets, and offsets[${rows}] = the number of keys (${n})`);
     }
     this.kernels.pl_pool(rowsAt, inverseAt, offsetsAt, rows, weightsAt, dim, COMBINER_CODE[combiner], outAt);
     target.set(new Float32Array(buf, outAt, rows * dim));
@@ -174,13 +174,13 @@ export class PipelineKernels {
 
 function checkKeys(keys: unknown, where: string): void {
   if (!(keys instanceof BigInt64Array)) {
-    throw new HpsError('BAD_KEY', `${where}: expected a BigInt64Array (see engine/keys.ts normalizeKeys), got ${describe(keys)}`);
+    throw new HpsError('BAD_KEY', `${where}: expected a BigInt64Array (see engine/keys.ts normalizeKeys), got ${describeValue(keys)}`);
   }
 }
 
 function checkInverseType(inverse: unknown): void {
   if (!(inverse instanceof Uint32Array)) {
-    throw new HpsError('BAD_KEY', `inverse: expected a Uint32Array (from dedup), got ${describe(inverse)}`);
+    throw new HpsError('BAD_KEY', `inverse: expected a Uint32Array (from dedup), got ${describeValue(inverse)}`);
   }
 }
 
@@ -190,7 +190,7 @@ function checkRows(rows: unknown, dim: number): number {
     throw new HpsError('BAD_CONFIG', `dim: expected an integer >= 1, got ${String(dim)}`);
   }
   if (!(rows instanceof Float32Array) || rows.length % dim !== 0) {
-    throw new HpsError('BAD_VECTOR', `uniqueRows: expected a Float32Array of whole rows of dim ${dim}, got ${describe(rows)}`);
+    throw new HpsError('BAD_VECTOR', `uniqueRows: expected a Float32Array of whole rows of dim ${dim}, got ${describeValue(rows)}`);
   }
   return rows.length / dim;
 }
@@ -198,12 +198,8 @@ function checkRows(rows: unknown, dim: number): number {
 function outFor(out: Float32Array | undefined, floats: number, what: string): Float32Array {
   if (out === undefined) return new Float32Array(floats);
   if (!(out instanceof Float32Array) || out.length < floats) {
-    throw new HpsError('BAD_OUTPUT', `out: expected a Float32Array of at least ${what} x dim = ${floats} floats, got ${describe(out)}`);
+    throw new HpsError('BAD_OUTPUT', `out: expected a Float32Array of at least ${what} x dim = ${floats} floats, got ${describeValue(out)}`);
   }
   return out.length === floats ? out : out.subarray(0, floats);
 }
 
-function describe(v: unknown): string {
-  if (ArrayBuffer.isView(v)) return `a ${v.constructor.name} of ${(v as Float32Array).length}`;
-  return v === null ? 'null' : typeof v;
-}

@@ -21,7 +21,7 @@ export function serveKeys(
 }
 
 /** The positions whose distinct key (by `inverse`) is in the ascending list `uniqueIndexes`. */
-function positionsOf(uniqueIndexes: Uint32Array, inverse: Uint32Array, uniqueCount: number): Uint32Array {
+export function positionsOf(uniqueIndexes: Uint32Array, inverse: Uint32Array, uniqueCount: number): Uint32Array {
   if (uniqueIndexes.length === 0) return uniqueIndexes;
   const marked = new Uint8Array(uniqueCount);
   for (const u of uniqueIndexes) marked[u] = 1;

@@ -50,22 +50,33 @@ export function* serveSteps(
   counts.l1Hits = keys.length - missed.length;
   if (missed.length === 0) return { counts, notFound: NONE };
 
-  const hitRate = counts.l1Hits / keys.length;
-  const missedKeys = pickKeys(keys, missed);
-  if (tiers.approximate && hitRate >= tiers.hitRateThreshold) {
-    // HPS's approximate mode: answer with defaults now, fetch and cache the misses afterwards.
-    fillRows(out, missed, tiers.dim, tiers.defaultValue);
-    counts.defaults = missed.length;
-    defer(() => drive(fetchAndCache(tiers, epoch, l1, missedKeys, below)));
-    return { counts, notFound: missed };
-  }
-
   const rows = new Float32Array(missed.length * tiers.dim);
-  const notFound = (yield below(missedKeys, rows, counts)) as Uint32Array;
+  const notFound = yield* missSteps(tiers, l1, epoch, pickKeys(keys, missed), rows, counts.l1Hits / keys.length, counts, defer, below);
   placeRows(rows, missed, out, tiers.dim);
-  if (hitRate < tiers.hitRateThreshold) yield* insertFound(tiers, epoch, l1, missedKeys, rows, notFound);
-  else defer(() => drive(insertFound(tiers, epoch, l1, missedKeys, rows, notFound)));
   return { counts, notFound: composePositions(missed, notFound) };
+}
+
+/**
+ * The keys L1 missed (distinct), by L1's rules, into `rows` (keys.length x dim): `below` fetches them
+ * and the rows found are inserted into L1 synchronously when the request's L1 hit rate (`hitRate`) is
+ * below the threshold, else deferred; in HPS's approximate mode, at or above the threshold, they get
+ * the default vector now and are fetched and cached afterwards. `epoch` is the table's write epoch read
+ * before L1 was asked. Returns the positions answered with the default vector.
+ */
+export function* missSteps(
+  tiers: TableTiers, l1: CacheTier, epoch: number, keys: BigInt64Array, rows: Float32Array,
+  hitRate: number, counts: TierCounts, defer: Defer, below: BelowL1,
+): Steps<Uint32Array> {
+  if (tiers.approximate && hitRate >= tiers.hitRateThreshold) {
+    rows.fill(tiers.defaultValue);
+    counts.defaults += keys.length;
+    defer(() => drive(fetchAndCache(tiers, epoch, l1, keys, below)));
+    return allPositions(keys.length);
+  }
+  const notFound = (yield below(keys, rows, counts)) as Uint32Array;
+  if (hitRate < tiers.hitRateThreshold) yield* insertFound(tiers, epoch, l1, keys, rows, notFound);
+  else defer(() => drive(insertFound(tiers, epoch, l1, keys, rows, notFound)));
+  return notFound;
 }
 
 export function* fetchAndCache(tiers: TableTiers, epoch: number, l1: CacheTier, keys: BigInt64Array, below: BelowL1): Steps<void> {
@@ -106,7 +117,9 @@ export function resolveBelowL1(tiers: TableTiers, keys: BigInt64Array, out: Floa
       // caller's arrays): it gets its own copies.
       const k = all ? l3Keys.slice() : l3Keys;
       const rows = all ? l3Rows.slice() : l3Rows;
-      defer(() => driveSync(insertFound(tiers, epoch, l2, k, rows, l3Missing)));
+      const insert = () => driveSync(insertFound(tiers, epoch, l2, k, rows, l3Missing));
+      if (tiers.cacheAtOnce) insert();
+      else defer(insert);
     }
     missing = all ? l3Missing : composePositions(missing, l3Missing);
   }
@@ -157,5 +170,5 @@ export function complement(missing: Uint32Array, n: number): Uint32Array {
 
 /** The tiers as prefetch uses them: every fetched row is cached at once, in L1 and L2. */
 export function warmingTiers(tiers: TableTiers): TableTiers {
-  return { ...tiers, hitRateThreshold: Infinity, approximate: false, cacheMissedEmbeddings: tiers.l2 !== null };
+  return { ...tiers, hitRateThreshold: Infinity, approximate: false, cacheMissedEmbeddings: tiers.l2 !== null, cacheAtOnce: true };
 }

@@ -40,6 +40,11 @@ async function finish<T>(steps: Steps<T>, pending: PromiseLike<unknown>): Promis
   return r.value;
 }
 
+/** `f(v)`, at once when `v` is a plain value, after it resolves when it is a promise. */
+export function then<T, U>(v: T | Promise<T>, f: (value: T) => U): U | Promise<U> {
+  return isPromise(v) ? (v as Promise<T>).then(f) : f(v as T);
+}
+
 export function isPromise(v: unknown): v is PromiseLike<unknown> {
   return typeof (v as PromiseLike<unknown> | null)?.then === 'function';
 }

@@ -5,12 +5,14 @@ import { TableStats } from '../stats/table-stats.js';
 import { addCounts, emptyCounts, type TierCounts } from './counts.js';
 import { pickKeys } from './compact.js';
 import type { PipelineKernels, Combiner } from './kernels-wasm.js';
-import { resolveBelowL1, serveSteps, serveUnique, warmingTiers, type BelowL1, type Served } from './serve.js';
-import { drive } from './steps.js';
+import { missSteps, resolveBelowL1, serveSteps, serveUnique, warmingTiers, type BelowL1, type Served } from './serve.js';
+import { drive, then } from './steps.js';
+import { addMissedRows } from './pool-misses.js';
+import { poolsItself, type PoolingEmbeddingCache } from '../cache/types.js';
 import { DeferredWork } from './deferred.js';
 import { remoteBelow } from './serve-remote.js';
 import type { StoreMark } from '../lmdb/lmdb-store.js';
-import { serveKeys } from './serve-keys.js';
+import { positionsOf, serveKeys } from './serve-keys.js';
 import { serveSmall } from './serve-small.js';
 import type { WasmEmbeddingCache } from '../cache/wasm-cache.js';
 import { isSyncCache, tiersOf, type TableParts, type TableSetup } from './table-setup.js';
@@ -26,6 +28,8 @@ export interface TableRuntimeOptions {
   poolIndex: number;
   /** Requests of at least this many keys are split between the calling thread and the pool's workers. */
   splitMinKeys: number;
+  /** Where warnings go (OpenOptions.warn). */
+  warn: (line: string) => void;
 }
 
 /**
@@ -50,11 +54,12 @@ export class TableRuntime {
   private readonly syncL1: boolean;
   private readonly epoch: Int32Array;
   /** Deferred cache insertions; dropped once the table is closed. */
-  private readonly deferred = new DeferredWork();
+  private readonly deferred: DeferredWork;
   /** Key and row buffers of requests split across the workers, reused. */
   private readonly shared = new SharedBuffers();
 
   constructor(private readonly o: TableRuntimeOptions) {
+    this.deferred = new DeferredWork(o.warn);
     this.setup = o.setup;
     this.parts = o.parts;
     this.tiers = tiersOf(o.setup, o.parts);
@@ -72,8 +77,12 @@ export class TableRuntime {
     this.deferred.drain();
     const t0 = process.hrtime.bigint();
     let counts: TierCounts;
-    if (!this.syncL1) {
-      // The awaited L1 is asked once for each distinct key; the rows are scattered back afterwards.
+    if (!this.syncL1 && !isSyncCache(this.parts.l1)) {
+      // The awaited L1 (the GPU cache) takes repeated keys itself and writes its hits straight into
+      // `out` (over PCIe when `out` is pinned); only what it missed is deduplicated, for the tiers below.
+      counts = (await this.serve(keys, out, false, false)).counts;
+    } else if (!this.syncL1) {
+      // A WASM L1 over an asynchronous tier below (Redis): each distinct key is served once.
       const { unique, inverse } = this.o.kernels.dedup(keys);
       const repeats = unique.length !== keys.length;
       const rows = repeats ? new Float32Array(unique.length * this.dim) : out;
@@ -111,6 +120,12 @@ export class TableRuntime {
   async lookupPooled(keys: BigInt64Array, offsets: Uint32Array, combiner: Combiner, weights: Float32Array | null, out: Float32Array): Promise<void> {
     this.deferred.drain();
     const t0 = process.hrtime.bigint();
+    const l1 = this.parts.l1;
+    if (!this.syncL1 && poolsItself(l1)) {
+      const counts = await this.poolOnL1(l1, keys, offsets, combiner, weights, out);
+      this.stats.record(keys.length, counts, Number(process.hrtime.bigint() - t0));
+      return;
+    }
     const { unique, inverse } = this.o.kernels.dedup(keys);
     const inline = this.syncL1 && !this.splits(unique.length);
     // Inline, nothing runs between the serve and the pooling, so one scratch buffer serves every request.
@@ -145,6 +160,29 @@ export class TableRuntime {
   /** Whether lookups can run synchronously: not with an awaited L1 (the CUDA cache's calls are asynchronous). */
   get servesSync(): boolean {
     return this.syncL1;
+  }
+
+  /**
+   * A pooled lookup reduced by the L1 cache itself (the GPU: only rows x dim floats cross the bus); the
+   * keys it missed go through L1's rules (missSteps) with the batch's hit rate, and their vectors are
+   * added to their rows with the same divisor.
+   */
+  private async poolOnL1(l1: PoolingEmbeddingCache, keys: BigInt64Array, offsets: Uint32Array, combiner: Combiner, weights: Float32Array | null, out: Float32Array): Promise<TierCounts> {
+    const counts = emptyCounts();
+    counts.unique = keys.length;
+    const epoch = Atomics.load(this.epoch, 0);
+    const t = process.hrtime.bigint();
+    const missing = await l1.queryPooled(keys, offsets, weights, combiner, out);
+    counts.l1Ns = Number(process.hrtime.bigint() - t);
+    counts.l1Hits = keys.length - missing.length;
+    if (missing.length === 0) return counts;
+    const { unique, inverse } = this.o.kernels.dedup(pickKeys(keys, missing));
+    counts.unique -= missing.length - unique.length;
+    const rows = new Float32Array(unique.length * this.dim);
+    const hitRate = counts.l1Hits / keys.length;
+    await drive(missSteps(this.tiers, this.tiers.l1!, epoch, unique, rows, hitRate, counts, this.deferred.add, this.below(this.tiers, false, true)));
+    addMissedRows(out, offsets, weights, combiner, missing, inverse, rows, this.dim);
+    return counts;
   }
 
   /** Whether a request of `keys` keys is split across the worker pool. */
@@ -260,15 +298,24 @@ export class TableRuntime {
   }
 
   /**
-   * Serves distinct keys into `rows` by serveSteps: L1 on this thread, then what it missed inline or
-   * split over the workers. `warm` (prefetch) caches every fetched row at once, in L1 and L2.
+   * Serves keys into `rows` by serveSteps: L1 on this thread, then what it missed inline or split over
+   * the workers. The keys are distinct unless `distinct` is false (an awaited L1 takes repeats itself).
+   * `warm` (prefetch) caches every fetched row at once, in L1 and L2.
    */
-  private async serve(unique: BigInt64Array, rows: Float32Array, warm: boolean): Promise<Served> {
+  private async serve(keys: BigInt64Array, rows: Float32Array, warm: boolean, distinct = true): Promise<Served> {
     const tiers = warm ? warmingTiers(this.tiers) : this.tiers;
-    if (this.syncL1 && this.splits(unique.length)) return this.split(unique, rows, true, warm);
+    if (this.syncL1 && this.splits(keys.length)) return this.split(keys, rows, distinct, warm);
+    return drive(serveSteps(tiers, keys, rows, this.deferred.add, this.below(tiers, warm, distinct)));
+  }
+
+  /**
+   * The tiers below L1 for keys an awaited L1 missed: inline, or split over the workers (which serve
+   * L2 and L3 only). Unless `distinct`, the keys are deduplicated first and the rows scattered back.
+   */
+  private below(tiers: TableTiers, warm: boolean, distinct: boolean): BelowL1 {
     const lower = { ...tiers, l1: null };
     const remote = this.parts.remote;
-    const below: BelowL1 = remote ? remoteBelow(lower, remote, this.deferred.add) : (keys, out, counts) => {
+    const serveDistinct: BelowL1 = remote ? remoteBelow(lower, remote, this.deferred.add) : (keys, out, counts) => {
       if (!this.splits(keys.length)) return resolveBelowL1(lower, keys, out, counts, this.deferred.add);
       return this.split(keys, out, true, warm).then((served) => {
         served.counts.unique = 0;
@@ -276,7 +323,18 @@ export class TableRuntime {
         return served.notFound;
       });
     };
-    return drive(serveSteps(tiers, unique, rows, this.deferred.add, below));
+    if (distinct) return serveDistinct;
+    return (keys, out, counts) => {
+      const { unique, inverse } = this.o.kernels.dedup(keys);
+      if (unique.length === keys.length) return serveDistinct(keys, out, counts);
+      // L1 counted each repeat it answered; a key it missed several times counts once.
+      counts.unique -= keys.length - unique.length;
+      const rows = new Float32Array(unique.length * this.dim);
+      return then(serveDistinct(unique, rows, counts), (notFound) => {
+        this.o.kernels.scatter(rows, inverse, this.dim, out);
+        return positionsOf(notFound, inverse, unique.length);
+      });
+    };
   }
 
   /**
@@ -296,8 +354,10 @@ export class TableRuntime {
 
   private async splitAdmitted(pool: LookupPool, keys: BigInt64Array, out: Float32Array, distinct: boolean, warm: boolean): Promise<Served> {
     const dim = this.dim;
-    const ranges = Math.min(pool.threads + 1, Math.ceil(keys.length / (this.o.splitMinKeys / 2)));
-    const step = Math.ceil(keys.length / ranges);
+    // At least one key per range: ranges past the end would hand workers nothing to do (or less).
+    const wanted = Math.min(pool.threads + 1, keys.length, Math.ceil(keys.length / (this.o.splitMinKeys / 2)));
+    const step = Math.ceil(keys.length / wanted);
+    const ranges = Math.ceil(keys.length / step);
     const keysShared = this.shared.take(keys.byteLength);
     new BigInt64Array(keysShared, 0, keys.length).set(keys);
     const direct = out.buffer instanceof SharedArrayBuffer;

@@ -2,7 +2,7 @@ import { WasmEmbeddingCache, type WasmCacheHandle } from '../cache/wasm-cache.js
 import { HostArena, type HostArenaHandle } from '../host/host-arena.js';
 import { LmdbStore } from '../lmdb/lmdb-store.js';
 import type { EmbeddingCache } from '../cache/types.js';
-import type { CacheTier, ReadTier, RemoteTier, TableTiers } from './tiers.js';
+import type { CacheTier, RemoteTier, TableTiers } from './tiers.js';
 
 /**
  * Everything a thread needs to serve one table: structured-cloneable, so it travels to lookup workers
@@ -45,27 +45,12 @@ export function tiersOf(setup: TableSetup, parts: TableParts): TableTiers {
     defaultValue: setup.defaultValue,
     l1: l1 ? cacheTier(l1) : null,
     l2,
-    // A read-only store may lack the table (never imported): then the table has no L3.
-    l3: store && store.table(setup.table) ? storeTier(store, setup.table, epoch) : null,
+    // A read-only store may lack the table until its first import: every key misses L3 until then.
+    l3: store ? { lookup: (keys, out) => store.getIfTable(setup.table, keys, out) } : null,
     hitRateThreshold: setup.hitRateThreshold,
     approximate: setup.approximate,
     cacheMissedEmbeddings: setup.cacheMissedEmbeddings,
     epoch,
-  };
-}
-
-/** L3 reads of one table, with a fresh LMDB snapshot after every write to the table (from any thread). */
-function storeTier(store: LmdbStore, table: string, epoch: Int32Array): ReadTier {
-  let seen = Atomics.load(epoch, 0);
-  return {
-    lookup: (keys, out) => {
-      const now = Atomics.load(epoch, 0);
-      if (now !== seen) {
-        store.renewReads();
-        seen = now;
-      }
-      return store.get(table, keys, out);
-    },
   };
 }
 

@@ -37,6 +37,8 @@ export interface TableTiers {
   approximate: boolean;
   /** Insert L3 hits into L2 (`cache_missed_embeddings`). */
   cacheMissedEmbeddings: boolean;
+  /** Insert L3 hits into L2 before the request returns instead of off the request path (prefetch). */
+  cacheAtOnce?: boolean;
   /**
    * The table's write epoch (element 0), shared by every thread: writers make it odd while they change
    * the tiers and even again when done. Rows fetched from below are cached only if no write overlapped

@@ -23,7 +23,10 @@ export interface LookupPoolOptions {
  * The piscina pool of long-lived lookup workers. A task is a range of a request's unique keys in shared
  * buffers, never one key. Callers beyond `threads * tasksPerThread` tasks in flight wait for a permit,
  * so the queue stays bounded. A worker that dies fails its task with a WORKER_DIED error; piscina starts
- * a replacement and later tasks succeed.
+ * a replacement and later tasks succeed. A worker that dies before it is ready has no task yet: piscina
+ * keeps the tasks queued and starts no replacement until another task comes, which, with every request
+ * waiting on a queued task, never happens. So once no thread is left, the queued tasks fail with
+ * WORKER_DIED too, and the next task starts a fresh worker.
  */
 export class LookupPool {
   readonly threads: number;
@@ -34,6 +37,8 @@ export class LookupPool {
   private readonly onExit: ((threadId: number) => void) | null;
   /** Ids of threads started and not yet reported gone. */
   private readonly running = new Set<number>();
+  /** One abort handle per task posted and not yet settled. */
+  private readonly pending = new Set<AbortController>();
 
   constructor(options: LookupPoolOptions) {
     this.threads = options.threads ?? availableParallelism();
@@ -48,13 +53,21 @@ export class LookupPool {
       // An idle timeout of 0 restarts threads; these hold wasm instances and LMDB handles, so keep them.
       idleTimeout: 2 ** 31 - 1,
       maxQueue: inFlight,
+      // Workers wait for tasks without blocking their event loop, so that timers run between tasks:
+      // lmdb-js ends each read snapshot on a timer, and one never ended pins its pages (data.mdb grows
+      // with every import) and, were it not renewed per read (LmdbStore.get), serves old rows.
+      atomics: 'async',
       workerData: options.setup,
     });
     // A worker that dies fails its task (see run); the pool-level event needs a listener or it throws.
     this.piscina.on('error', () => {});
     this.onExit = options.onWorkerExit ?? null;
     this.piscina.on('workerCreate', (worker: { id: number }) => this.running.add(worker.id));
-    this.piscina.on('workerDestroy', () => this.reportExits());
+    this.piscina.on('workerDestroy', () => {
+      this.reportExits();
+      // After piscina has settled the dead worker's own task (its exit handler runs first).
+      setImmediate(() => this.failOrphanedTasks());
+    });
   }
 
   /**
@@ -78,16 +91,28 @@ export class LookupPool {
   async run(task: RangeTask): Promise<RangeResult> {
     if (this.closed) throw new HpsError('CLOSED', 'lookup pool: the pool is closed');
     if (!this.permits.tryAcquire()) await this.permits.acquire();
+    const abort = new AbortController();
+    this.pending.add(abort);
     try {
-      return (await this.piscina.run(task)) as RangeResult;
+      return (await this.piscina.run(task, { signal: abort.signal })) as RangeResult;
     } catch (err) {
       this.reportExits();
       if (err instanceof HpsError) throw err;
+      if (abort.signal.aborted) {
+        throw new HpsError('WORKER_DIED', `lookup pool: the worker that was to serve keys [${task.offset}, ${task.offset + task.count}) of table ${task.table} exited before it was ready, and no worker was left to serve them; the next request starts a new one`, { cause: err });
+      }
       const message = err instanceof Error ? err.message : String(err);
       throw new HpsError('WORKER_DIED', `lookup pool: the worker serving keys [${task.offset}, ${task.offset + task.count}) of table ${task.table} failed: ${message}; the pool replaces it and later requests are served`, { cause: err });
     } finally {
+      this.pending.delete(abort);
       this.permits.release();
     }
+  }
+
+  /** With no thread left, nothing would ever take the queued tasks: fail them (see the class comment). */
+  private failOrphanedTasks(): void {
+    if (this.closed || this.piscina.threads.length > 0) return;
+    for (const abort of this.pending) abort.abort();
   }
 
   /**

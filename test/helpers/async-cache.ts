@@ -1,18 +1,19 @@
 import type { CachePolicy } from '../../engine/config/types.js';
-import type { CacheStats, EmbeddingCache } from '../../engine/cache/types.js';
+import type { CacheStats, PoolingEmbeddingCache } from '../../engine/cache/types.js';
 
 /**
  * An EmbeddingCache in plain JavaScript that answers every call later, as the GPU cache does: calls are
  * queued in order and each runs after a real turn of the event loop (a random mix of setImmediate and
  * setTimeout), reading its arguments only then, so a caller that reuses a buffer before the promise
  * settles gets wrong results. LRU over a Map (re-inserted on access), evicting the least recently used
- * row when full. It lets machines without a GPU run the pipeline's awaited-L1 path.
+ * row when full. Pooled lookups are reduced here, as the GPU reduces them. It lets machines without a
+ * GPU run the pipeline's awaited-L1 paths.
  */
-export class AsyncFakeCache implements EmbeddingCache {
+export class AsyncFakeCache implements PoolingEmbeddingCache {
   readonly kind = 'async-fake';
   readonly policy: CachePolicy = 'lru';
   /** Calls made, by method, so tests can see the awaited path was taken. */
-  readonly calls = { query: 0, insert: 0, update: 0, erase: 0 };
+  readonly calls = { query: 0, pooled: 0, insert: 0, update: 0, erase: 0 };
   private readonly rows = new Map<bigint, Float32Array>();
   private readonly counters = { hits: 0, misses: 0, insertions: 0, evictions: 0 };
   private tail: Promise<unknown> = Promise.resolve();
@@ -34,6 +35,29 @@ export class AsyncFakeCache implements EmbeddingCache {
         this.rows.set(k, row);
         out.set(row, i * this.dim);
       });
+      this.counters.hits += keys.length - missing.length;
+      this.counters.misses += missing.length;
+      return Uint32Array.from(missing);
+    });
+  }
+
+  queryPooled(keys: BigInt64Array, offsets: Uint32Array, weights: Float32Array | null, combiner: 'sum' | 'mean' | 'sqrtn', out: Float32Array): Promise<Uint32Array> {
+    this.calls.pooled++;
+    return this.later(() => {
+      const missing: number[] = [];
+      for (let r = 0; r + 1 < offsets.length; r++) {
+        const acc = new Float64Array(this.dim);
+        let norm = 0;
+        for (let k = offsets[r]; k < offsets[r + 1]; k++) {
+          const w = weights ? weights[k] : 1;
+          norm += combiner === 'sqrtn' ? w * w : w;
+          const row = this.rows.get(keys[k]);
+          if (!row) { missing.push(k); continue; }
+          for (let d = 0; d < this.dim; d++) acc[d] += w * row[d];
+        }
+        const divisor = combiner === 'sum' ? 1 : combiner === 'mean' ? norm : Math.sqrt(norm);
+        for (let d = 0; d < this.dim; d++) out[r * this.dim + d] = divisor === 0 ? 0 : acc[d] / divisor;
+      }
       this.counters.hits += keys.length - missing.length;
       this.counters.misses += missing.length;
       return Uint32Array.from(missing);

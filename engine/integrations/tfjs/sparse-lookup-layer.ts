@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { HpsError } from '../../errors.js';
+import { badArgument, HpsError } from '../../errors.js';
 import type { ParameterServer } from '../../parameter-server.js';
 import type { Combiner } from '../../pipeline/kernels-wasm.js';
 import { tableDim, tensorKeys } from './ids.js';
@@ -48,7 +48,7 @@ export class HpsSparseLookupLayer extends tf.layers.Layer {
     super({ ...args, trainable: false });
     const combiner = args.combiner ?? 'mean';
     if (!COMBINERS.includes(combiner)) {
-      throw new HpsError('BAD_CONFIG', `HpsSparseLookupLayer: combiner: expected 'mean', 'sum' or 'sqrtn', got ${JSON.stringify(combiner)}`);
+      throw badArgument('HpsSparseLookupLayer: combiner', "'mean', 'sum' or 'sqrtn'", combiner);
     }
     const paddingId = args.paddingId ?? -1;
     if (!Number.isSafeInteger(paddingId)) throw new HpsError('BAD_CONFIG', `HpsSparseLookupLayer: paddingId: expected an integer, got ${paddingId}`);
