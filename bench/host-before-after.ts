@@ -1,7 +1,9 @@
 /**
  * The host tier of this build against another build of it (e.g. the commit before a layout change), in
  * one process, interleaved: both arenas hold the host table (BENCH.md's 2^21 x dim 128 by default) and
- * answer the same batches in alternating slices, so a busy machine disturbs both sides alike.
+ * answer the same batches in alternating slices, so a busy machine disturbs both sides alike. Rates are
+ * per second of the process's CPU time (one thread works), so time the scheduler gives to other
+ * processes is not counted.
  *
  *   node dist/bench/host-before-after.js OTHER_DIST [keys=2097152] [dim=128] [partitions=2] [rounds=15]
  *
@@ -50,9 +52,10 @@ for (const stream of STREAMS) {
     // Four batches per side and round; which side goes first alternates.
     const order = r % 2 ? [...sides].reverse() : sides;
     for (const [name, arena] of order) {
-      const t0 = process.hrtime.bigint();
+      const t0 = process.cpuUsage();
       for (let i = 0; i < 4; i++) arena.lookup(batchKeys(table, stream, b + i), out);
-      rates[name].push((4 * table.batch) / (Number(process.hrtime.bigint() - t0) / 1e9));
+      const t = process.cpuUsage(t0);
+      rates[name].push((4 * table.batch) / ((t.user + t.system) / 1e6));
     }
     b += 4;
   }

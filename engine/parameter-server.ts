@@ -253,7 +253,7 @@ export class ParameterServer {
   allocOutput(model: string, table: string | number, n: number): Float32Array {
     const entry = this.table(model, table);
     if (!Number.isSafeInteger(n) || n < 0 || n * entry.dim > 2 ** 32) {
-      throw new HpsError('BAD_OUTPUT', `allocOutput: n: expected an integer in [0, 2^32 / dim] (rows of ${entry.dim} floats), got ${describeValue(n)} ${String(n)}`);
+      throw new HpsError('BAD_OUTPUT', `allocOutput: n: expected an integer in [0, 2^32 / dim] (rows of ${entry.dim} floats), got ${describeValue(n)}`);
     }
     const l1 = entry.built.parts.l1;
     return l1 instanceof CudaEmbeddingCache ? l1.pinnedFloat32(n * entry.dim) : new Float32Array(n * entry.dim);

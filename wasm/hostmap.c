@@ -376,21 +376,26 @@ EMSCRIPTEN_KEEPALIVE uint32_t hm_scratch(hm_header *h, uint32_t slot, uint32_t b
   return off;
 }
 
-// First passes of a lookup over keys[b0..b1): hash every key and load its home slot, then walk each probe
-// sequence (now in cache) to the slot holding the key, or to an empty slot, and load every cache line of
-// the key's row; pos[i] gets that slot's position, or HM_ABSENT. The loads of a pass do not wait for each
-// other, so many cache misses are in flight at once (wasm has no prefetch instruction); the probe in
-// hm_gather then starts at pos[i] and finds its lines in cache.
+// Loads that overlap the memory misses of many keys (wasm has no prefetch instruction; the loads of a pass
+// do not wait for each other). hm_touch_slots hashes keys[b0..b1) once, keeps each home slot in pos[i]
+// and loads it; hm_touch_rows walks each probe sequence (its lines loaded by then) to the slot holding the
+// key, or to an empty slot, keeps that position (or HM_ABSENT) in pos[i] and loads every line of the row.
+// hm_gather runs them a block ahead of its copies: the slots of block b + 1 and the rows of block b are in
+// flight together, and the probe and copy of block b then find their lines in cache.
 #define HM_ABSENT 0xffffffffu
-static void hm_prefetch(const hm_index *ix, const int64_t *keys, uint32_t b0, uint32_t b1, uint32_t *pos,
-                        const uint32_t *chunks, uint32_t shift, uint32_t row_bytes) {
+static void hm_touch_slots(const hm_index *ix, const int64_t *keys, uint32_t b0, uint32_t b1, uint32_t *pos) {
   const volatile hm_slot *slots = SLOTS(ix);
-  const uint32_t cap = ix->cap;
   for (uint32_t i = b0; i < b1; i++) {
     const uint32_t p = hm_start(ix, hm_mix(keys[i]));
     pos[i] = p;
     (void)slots[p].ref;
   }
+}
+
+static void hm_touch_rows(const hm_index *ix, const int64_t *keys, uint32_t b0, uint32_t b1, uint32_t *pos,
+                          const uint32_t *chunks, uint32_t shift, uint32_t row_bytes) {
+  const volatile hm_slot *slots = SLOTS(ix);
+  const uint32_t cap = ix->cap;
   for (uint32_t i = b0; i < b1; i++) {
     const int64_t key = keys[i];
     uint32_t p = pos[i], ref;
@@ -423,8 +428,13 @@ EMSCRIPTEN_KEEPALIVE uint32_t hm_gather(hm_header *h, uint32_t slot, const int64
   const uint32_t *chunks = CHUNKS(h);
   hm_slot *slots = SLOTS(ix);
   uint32_t misses = 0;
+  hm_touch_slots(ix, keys, 0, n < HM_BLOCK ? n : HM_BLOCK, tmp);
   for (uint32_t i = 0; i < n; i++) {
-    if (i % HM_BLOCK == 0) hm_prefetch(ix, keys, i, i + HM_BLOCK < n ? i + HM_BLOCK : n, tmp, chunks, shift, row_bytes);
+    if (i % HM_BLOCK == 0) {
+      const uint32_t end = i + HM_BLOCK < n ? i + HM_BLOCK : n;
+      if (end < n) hm_touch_slots(ix, keys, end, end + HM_BLOCK < n ? end + HM_BLOCK : n, tmp);
+      hm_touch_rows(ix, keys, i, end, tmp, chunks, shift, row_bytes);
+    }
     const int64_t key = keys[i];
     uint8_t *dst = (uint8_t *)(out) + (order ? order[i] : i) * row_bytes;
     uint32_t pos = tmp[i], hit = 0;

@@ -119,3 +119,23 @@ EMSCRIPTEN_KEEPALIVE void pl_pool(const float *rows, const uint32_t *inverse, co
     for (; d < dim; d++) acc[d] /= divisor;
   }
 }
+
+/**
+ * Positions 0..n-1 of keys[0..n) in ascending signed order into `order` (a stable LSD radix sort, 8 bits a
+ * pass; passes where every key has the same digit are skipped). `tmp`: n u32, `counts`: 256 u32 of scratch.
+ */
+EMSCRIPTEN_KEEPALIVE void pl_key_order(const int64_t *keys, uint32_t n, uint32_t *order, uint32_t *tmp, uint32_t *counts) {
+  for (uint32_t i = 0; i < n; i++) order[i] = i;
+  if (n < 2) return;
+  uint32_t *src = order, *dst = tmp;
+  for (uint32_t shift = 0; shift < 64; shift += 8) {
+    memset(counts, 0, 256 * sizeof(uint32_t));
+    for (uint32_t i = 0; i < n; i++) counts[(((uint64_t)keys[src[i]] ^ 0x8000000000000000ull) >> shift) & 255u]++;
+    if (counts[(((uint64_t)keys[src[0]] ^ 0x8000000000000000ull) >> shift) & 255u] == n) continue;
+    uint32_t at = 0;
+    for (uint32_t d = 0; d < 256; d++) { const uint32_t c = counts[d]; counts[d] = at; at += c; }
+    for (uint32_t i = 0; i < n; i++) dst[counts[(((uint64_t)keys[src[i]] ^ 0x8000000000000000ull) >> shift) & 255u]++] = src[i];
+    uint32_t *t = src; src = dst; dst = t;
+  }
+  if (src != order) memcpy(order, src, n * sizeof(uint32_t));
+}

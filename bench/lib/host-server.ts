@@ -29,7 +29,8 @@ export function hostServer(ctx: RunContext): Promise<{ server: Server; tiers: st
     let server: Server;
     try {
       server = await ps.module.ParameterServer.open({
-        models: [{ name: HOST_MODEL, tables: [{ name: HOST_TABLE, dim: table.dim, sparseFile: folder }] }],
+        // maxBatchSize 1024 x 26 keys per sample: the server suite's 16,384-key requests fit its key limit.
+        models: [{ name: HOST_MODEL, maxBatchSize: 1024, tables: [{ name: HOST_TABLE, dim: table.dim, sparseFile: folder }] }],
         persistentDb: { type: 'lmdb', path: join(dir, 'lmdb') },
       }, { progress: false });
     } catch (err) {

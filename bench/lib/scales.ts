@@ -17,6 +17,8 @@ export interface ScaleSizes {
   import: { keys: number; dim: number; runs: number };
   /** latency: batch sizes, histogram samples per size, in-flight levels and request sizes. */
   latency: { batchSizes: number[]; samples: number; inFlight: number[]; inFlightBatches: number[] };
+  /** server: request sizes, requests in flight, requests per round (at most), and an overload level. */
+  server: { batches: number[]; inFlight: number[]; requests: number; overload: number };
 }
 
 export const SCALES: Record<Scale, ScaleSizes> = {
@@ -27,6 +29,7 @@ export const SCALES: Record<Scale, ScaleSizes> = {
     memory: { keys: 2 ** 22, dim: 16 },
     import: { keys: 2 ** 22, dim: 64, runs: 3 },
     latency: { batchSizes: [1, 64, 256, 1024, 16384, 262144], samples: 2000, inFlight: [1, 2, 4, 8, 16, 32, 64], inFlightBatches: [1024, 16384] },
+    server: { batches: [16, 16384], inFlight: [1, 8, 64], requests: 4000, overload: 256 },
   },
   quick: {
     measure: { maxTime: 0.5, minSamples: 5 },
@@ -35,6 +38,7 @@ export const SCALES: Record<Scale, ScaleSizes> = {
     memory: { keys: 2 ** 20, dim: 16 },
     import: { keys: 2 ** 18, dim: 64, runs: 2 },
     latency: { batchSizes: [1, 64, 256, 1024, 16384, 262144], samples: 300, inFlight: [1, 4, 16, 64], inFlightBatches: [1024, 16384] },
+    server: { batches: [16, 16384], inFlight: [1, 8, 64], requests: 1000, overload: 256 },
   },
   smoke: {
     measure: { maxTime: 0.02, minSamples: 3 },
@@ -43,5 +47,6 @@ export const SCALES: Record<Scale, ScaleSizes> = {
     memory: { keys: 2 ** 12, dim: 16 },
     import: { keys: 2 ** 12, dim: 16, runs: 1 },
     latency: { batchSizes: [1, 64, 256], samples: 20, inFlight: [1, 4], inFlightBatches: [64] },
+    server: { batches: [16, 256], inFlight: [1, 4], requests: 40, overload: 16 },
   },
 };

@@ -148,11 +148,16 @@ export class LmdbStore {
   }
 
   /**
-   * As `get`, for a serving tier: a table that does not exist (yet) has every key missing. A worker
+   * As `get` (`positions`: read only those keys, in that order), for a serving tier: a table that does not
+   * exist (yet) has every key missing. A worker
    * that attached before the table's first import sees it once it is committed.
    */
-  getIfTable(table: string, keys: BigInt64Array, out: Float32Array): Uint32Array {
-    return this.freshRead(table, (meta) => meta ? this.readRows(meta, keys, out, null) : Uint32Array.from({ length: keys.length }, (_, i) => i));
+  getIfTable(table: string, keys: BigInt64Array, out: Float32Array, positions: Uint32Array | null = null): Uint32Array {
+    return this.freshRead(table, (meta) => {
+      if (meta) return this.readRows(meta, keys, out, positions);
+      const n = positions ? positions.length : keys.length;
+      return positions ? positions.slice() : Uint32Array.from({ length: n }, (_, i) => i);
+    });
   }
 
   /**

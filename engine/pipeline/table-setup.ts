@@ -1,6 +1,7 @@
 import { WasmEmbeddingCache, type WasmCacheHandle } from '../cache/wasm-cache.js';
 import { HostArena, type HostArenaHandle } from '../host/host-arena.js';
 import { LmdbStore } from '../lmdb/lmdb-store.js';
+import { keyOrder } from './key-order.js';
 import type { EmbeddingCache } from '../cache/types.js';
 import type { CacheTier, RemoteTier, TableTiers } from './tiers.js';
 
@@ -46,12 +47,22 @@ export function tiersOf(setup: TableSetup, parts: TableParts): TableTiers {
     l1: l1 ? cacheTier(l1) : null,
     l2,
     // A read-only store may lack the table until its first import: every key misses L3 until then.
-    l3: store ? { lookup: (keys, out) => store.getIfTable(setup.table, keys, out) } : null,
+    l3: store ? { lookup: (keys, out) => readInKeyOrder(store, setup.table, keys, out) } : null,
     hitRateThreshold: setup.hitRateThreshold,
     approximate: setup.approximate,
     cacheMissedEmbeddings: setup.cacheMissedEmbeddings,
     epoch,
   };
+}
+
+/**
+ * L3 reads of a batch in key order (keyOrder): consecutive B-tree descents share their upper pages. The
+ * rows still land at their positions and the missing positions come back ascending.
+ */
+function readInKeyOrder(store: LmdbStore, table: string, keys: BigInt64Array, out: Float32Array): Uint32Array {
+  if (keys.length < 2) return store.getIfTable(table, keys, out);
+  const missing = store.getIfTable(table, keys, out, keyOrder(keys));
+  return missing.length > 1 ? missing.sort() : missing;
 }
 
 /**
