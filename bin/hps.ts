@@ -5,6 +5,7 @@ import { HpsError, ParameterServer, type ImportSpec } from '../engine/index.js';
 import { formatStats, zipfLookups } from './workload.js';
 import { runDemo } from './demo.js';
 import { addServeCommand } from './serve.js';
+import { addPublishCommand } from './publish.js';
 
 const program = new Command('hps')
   .description('Hierarchical parameter server for Node.js: batched embedding lookups from tiered storage')
@@ -137,6 +138,7 @@ function int(value: string): number {
 }
 
 addServeCommand(program);
+addPublishCommand(program);
 
 try {
   await program.parseAsync();
