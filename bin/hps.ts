@@ -5,6 +5,7 @@ import { HpsError, LmdbStore, ParameterServer, type ImportSpec } from '../engine
 import { formatStats, zipfLookups } from './workload.js';
 import { runDemo } from './demo.js';
 import { addServeCommand } from './serve.js';
+import { addPublishCommand } from './publish.js';
 
 const program = new Command('hps')
   .description('Hierarchical parameter server for Node.js: batched embedding lookups from tiered storage')
@@ -159,6 +160,7 @@ function int(value: string): number {
 }
 
 addServeCommand(program);
+addPublishCommand(program);
 
 try {
   await program.parseAsync();

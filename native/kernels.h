@@ -15,7 +15,8 @@ namespace hps {
 void launchQuery(const TableView& t, const int64_t* keys, uint32_t n, float* out, const uint32_t* positions,
                  uint8_t* miss, const int* leader, ShardFilter filter, uint32_t now, int tile, cudaStream_t stream);
 
-// Dedup: after it, lastOf[i] is the largest j with keys[j] == keys[i] and leader[i] the smallest.
+// Dedup: after it, lastOf[i] is the largest j with keys[j] == keys[i] and leader[i] one such j, the same
+// for every occurrence of the key (whichever claimed the key's slot first, not necessarily the smallest).
 // `scratch` holds 2 * slots ints (slots a power of two >= 2n), cleared by the launcher.
 void launchDedup(const int64_t* keys, uint32_t n, int* scratch, uint32_t slots, int* leader, int* lastOf,
                  cudaStream_t stream);

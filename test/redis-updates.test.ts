@@ -1,13 +1,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawnSync, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Cluster } from 'ioredis';
 import { LmdbStore, ParameterServer, UpdatePublisher } from '../engine/index.js';
 import { connectCluster } from '../engine/redis/connect.js';
-import { writeHugeCtr } from './helpers/import-files.js';
+import { writeHugeCtr, writeJsonl } from './helpers/import-files.js';
 import { tempDir } from './helpers/lmdb-random.js';
 import { rng } from './helpers/random.js';
 import { startCluster, type LocalCluster } from './helpers/redis-cluster.js';
@@ -186,6 +186,24 @@ test('messages with a bad length or another table are counted, logged once with 
     assert.equal([s.badMessages, s.unknownTable, s.messages], [2, 1, 1]);
     for (const id of ids.slice(0, 3)) assert.is(lines.filter((l) => l.includes(`message ${id} skipped`)).length, 1, `one line for ${id}`);
     assert.equal(Array.from(await ps.lookup('m', 't', k)), Array.from(rowsOf([9, 9])));
+  } finally {
+    await ps.close();
+  }
+});
+
+test('hps publish --jsonl sends a file\'s rows to the table\'s stream; a serving process applies them', async () => {
+  const file = config('store-e', 'cli.');
+  const ps = await ParameterServer.open(file, { progress: false, log: () => {}, warn: () => {} });
+  try {
+    const k = keys.subarray(10, 310);
+    const rows = rowsOf(Array.from(k, (_, i) => 100 + i));
+    writeJsonl(join(dir.path, 'rows.jsonl'), k, rows, DIM);
+    const cli = fileURLToPath(new URL('../bin/hps.js', import.meta.url));
+    const run = spawnSync(process.execPath, [cli, 'publish', '-c', file, '-m', 'm', '-t', 't', '--jsonl', join(dir.path, 'rows.jsonl')], { encoding: 'utf8' });
+    assert.is(run.status, 0, run.stderr);
+    assert.match(run.stdout, /published 300 rows to m\/t; last stream ID \d+-\d+/);
+    await waitFor(async () => ps.updateStats()!.rows === 300, 'the published rows');
+    assert.equal(Array.from(await ps.lookup('m', 't', k)), Array.from(rows));
   } finally {
     await ps.close();
   }

@@ -218,7 +218,12 @@ export class TableRuntime {
       if (store && mark) store.putMarked(this.setup.table, keys, vectors, mark);
       else if (store) store.put(this.setup.table, keys, vectors);
       this.parts.l2?.insert(keys, vectors);
-      await this.parts.remote?.insert(keys, vectors);
+      // Redis is shared with other processes, which apply the same updates at their own pace: with L3
+      // behind it, the keys are taken out of Redis (each process then reads its own L3, which matches
+      // what it has applied) rather than written, so that a lagging process can never overwrite a newer
+      // row there. Without L3, Redis holds the only copy and gets the rows.
+      if (store) await this.parts.remote?.erase(keys);
+      else await this.parts.remote?.insert(keys, vectors);
     }, async () => {
       await this.parts.l1?.update(keys, vectors);
     });

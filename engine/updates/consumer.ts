@@ -118,6 +118,7 @@ export class UpdateConsumer {
     let keys: BigInt64Array[] = [];
     let vectors: Float32Array[] = [];
     let rows = 0;
+    let messages = 0;
     let batchId = last;
     const flush = async () => {
       if (batchId === last) return;
@@ -126,12 +127,16 @@ export class UpdateConsumer {
       const merged = lastWins(k, v, t.dim);
       // Stored even for a batch of bad messages only, so that they are not read again after a restart.
       await t.apply(merged.keys, merged.vectors, { name: `stream:${t.stream}`, value: batchId });
+      // Counted once applied (visible to lookups).
+      this.counters.messages += messages;
+      this.counters.rows += rows;
       this.counters.lastIds[t.stream] = batchId;
       last = batchId;
       for (const l of this.listeners) l(t.stream, batchId, rows);
       keys = [];
       vectors = [];
       rows = 0;
+      messages = 0;
     };
     for (const [idBuf, fields] of entries) {
       const id = idBuf.toString();
@@ -147,8 +152,7 @@ export class UpdateConsumer {
       keys.push(d.keys);
       vectors.push(d.vectors);
       rows += d.keys.length;
-      this.counters.messages++;
-      this.counters.rows += d.keys.length;
+      messages++;
       batchId = id;
     }
     await flush();
