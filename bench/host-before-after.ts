@@ -1,6 +1,6 @@
 /**
  * The host tier of this build against another build of it (e.g. the commit before a layout change), in
- * one process, interleaved: both arenas hold the host table (BENCH.md's 2^21 x dim 128 by default) and
+ * one process, interleaved: both arenas hold the host table (the host workload's 2^21 x dim 128 by default) and
  * answer the same batches in alternating slices, so a busy machine disturbs both sides alike. Rates are
  * per second of the process's CPU time (one thread works), so time the scheduler gives to other
  * processes is not counted.

@@ -11,16 +11,16 @@ import { loadAverage } from './lib/cpu.js';
 import { writeDocs } from './lib/docs.js';
 
 /**
- * `npm run bench [-- --quick] [--only host,peers]`: runs the workloads of BENCH.md, prints a table per
+ * `npm run bench [-- --quick] [--only host,peers]`: runs the workloads of bench/suites/, prints a table per
  * suite and writes bench/results/<suite>.json (bench/results/quick/ for a quick run), then regenerates
  * docs/benchmarks.md and docs/benchmarks-chart.svg from the full results.
  */
 const root = new URL('../../', import.meta.url).pathname;
 
 const program = new Command('bench')
-  .description('hps-node benchmark suite (see shared BENCH.md and docs/benchmarks.md)')
+  .description('hps-node benchmark suite (see docs/benchmarks.md)')
   .option('--quick', 'CI-sized run: shrunk sizes, short sampling (same as --scale quick)')
-  .addOption(new Option('--scale <scale>', 'full (BENCH.md sizes), quick, or smoke (tiny, for tests)').choices(['full', 'quick', 'smoke']))
+  .addOption(new Option('--scale <scale>', 'full (the workloads\' sizes), quick, or smoke (tiny, for tests)').choices(['full', 'quick', 'smoke']))
   .option('--only <suites>', `comma-separated subset of: ${SUITES.map((s) => s.name).join(', ')} (suites they need run too)`)
   .option('--out <dir>', 'folder for the result files (default bench/results, or bench/results/quick)')
   .option('--no-docs', 'do not regenerate docs/benchmarks.md and the chart')
@@ -33,7 +33,7 @@ const outDir = opts.out ?? (scale === 'full' ? join(root, 'bench/results') : sca
 
 const selected = selectSuites(opts.only);
 const machine = describeMachine();
-console.log(`bench: scale ${scale}${scale === 'full' ? '' : ' (sizes shrunk from BENCH.md: figures are not comparable with a full run)'}; suites ${selected.map((s) => s.name).join(', ')}`);
+console.log(`bench: scale ${scale}${scale === 'full' ? '' : ' (sizes shrunk from full: figures are not comparable with a full run)'}; suites ${selected.map((s) => s.name).join(', ')}`);
 console.log(`machine: ${machine.cpu}, ${machine.cores} cores, node ${machine.node}; results -> ${outDir}`);
 
 const ctx = new RunContext(scale, sizes.measure, sizes.host);

@@ -56,7 +56,7 @@ export async function runDemo(o: DemoOptions, log: (line: string) => void): Prom
 function demoConfig(dim: number): object {
   return {
     supportlonglong: true,
-    // The tiered workload of BENCH.md: L1 holds 5% of the rows, L2 starts with 25%, L3 has them all.
+    // Three tiers, sized like the tiered workload of docs/benchmarks.md: L1 holds 5% of the rows, L2 starts with 25%, L3 has them all.
     models: [{ model: 'demo', sparse_files: ['model/t0'], embedding_table_names: ['t0'], embedding_vecsize_per_table: [dim], default_value_for_each_table: [0], gpucacheper: 0.05 }],
     volatile_db: { type: 'hash_map', initial_cache_rate: 0.25, cache_missed_embeddings: true },
     persistent_db: { type: 'lmdb', path: 'store' },

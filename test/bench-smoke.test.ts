@@ -43,7 +43,7 @@ test('ratios divide the medians of figures held in the same file', () => {
   }
 });
 
-test('each workload reports the figures and ratios BENCH.md names', () => {
+test('each workload reports its figures and ratios', () => {
   const names = (s: string) => results.get(s)!.figures.map((f) => f.name);
   const ratios = (s: string) => results.get(s)!.ratios.map((r) => r.name);
   for (const stream of ['zipf', 'uniform']) {

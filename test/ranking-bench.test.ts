@@ -1,5 +1,5 @@
 // `npm run bench -- --only ranking` at the tiny smoke scale, in a child process as the runner runs it:
-// the result file names the three measurements BENCH.md asks for, the lookup parts and their ratios.
+// the result file names the three measurements of the ranking workload, the lookup parts and their ratios.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';

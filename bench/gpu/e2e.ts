@@ -1,4 +1,4 @@
-// The end-to-end half of BENCH.md's "gpu" workload: lookups from Node through CudaEmbeddingCache with
+// The end-to-end half of the "gpu" workload (docs/gpu.md): lookups from Node through CudaEmbeddingCache with
 // results in a Float32Array, against the PCIe bound for the bytes moved (keys in + hit rows out at
 // 55 GB/s pinned). Before timing, the GPU cache is compared with the CPU path (WasmEmbeddingCache) on
 // random data, and every hit row of the timed batch is checked. Merges the kernel benchmark's JSON
@@ -17,7 +17,7 @@ const quick = args.includes('--quick');
 const out = argOf('--out') ?? 'bench/results/gpu.json';
 const kernelJson = argOf('--kernel');
 
-const PCIE_GBS = 55; // BENCH.md: pinned host-device, each way, measured on the H100 machine
+const PCIE_GBS = 55; // pinned host-device, each way, measured once on the H100 machine (not re-measured here)
 const dim = 128;
 const capacity = quick ? 1 << 20 : 16 << 20;
 const batch = quick ? 1 << 16 : 1 << 20;

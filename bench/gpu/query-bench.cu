@@ -1,4 +1,4 @@
-// The "gpu" workload of BENCH.md at the kernel level: a table of 16 Mi rows x dim 128 filled to a load
+// The "gpu" workload (docs/benchmarks.md, docs/gpu.md) at the kernel level: a table of 16 Mi rows x dim 128 filled to a load
 // factor (0.5 / 0.75 / 1.0), queried with 1 Mi keys a call of which 60% were inserted, timed with CUDA
 // events (median of many calls, rotating over several key batches), for query tiles of 8, 16 and 32
 // threads a key. Every result is checked against the CPU first: rows are a function of the key, so

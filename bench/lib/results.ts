@@ -7,7 +7,7 @@ import type { Summary } from './stats.js';
 /**
  * The shape of bench/results/<suite>.json (documented in docs/benchmarks.md). A figure is a measured
  * quantity with its samples summarized; a ratio divides the medians of two figures of the same run and
- * is checked against a BENCH.md target; a skip says which workload did not run and why.
+ * is checked against its target; a skip says which workload did not run and why.
  */
 const summaryShape = { median: z.number(), min: z.number(), max: z.number(), samples: z.number().int().positive() };
 
@@ -88,7 +88,7 @@ export class SuiteReport {
   }
 
   /**
-   * An absolute target (BENCH.md's latency bound) as a ratio: median(figure) / limit, which must stay at
+   * An absolute target (the latency bound) as a ratio: median(figure) / limit, which must stay at
    * or below 1 (`<=`) or reach it (`>=`).
    */
   bound(name: string, figure: Figure, limit: number, limitName: string, direction: '>=' | '<=' = '<='): Ratio {

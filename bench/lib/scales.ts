@@ -3,13 +3,13 @@ import type { MeasureOptions } from './measure.js';
 import type { Scale } from './results.js';
 
 /**
- * Sizes of each scale. `full` is BENCH.md's; `quick` is the CI-sized run (a few minutes on 2 cores);
+ * Sizes of each scale. `full` is the workloads' own; `quick` is the CI-sized run (a few minutes on 2 cores);
  * `smoke` is tiny, for the suite's own tests. Every result file says which scale produced it.
  */
 export interface ScaleSizes {
   measure: MeasureOptions;
   host: HostTableSizes;
-  /** tiered: table rows x dim; L2 and L1 capacities are fractions of the rows (BENCH.md). */
+  /** tiered: table rows x dim; L2 and L1 capacities are fractions of the rows. */
   tiered: { keys: number; dim: number; batch: number; batches: number };
   /** memory: keys x dim loaded into the host tier. */
   memory: { keys: number; dim: number };

@@ -1,7 +1,7 @@
 import type { RunContext } from './context.js';
 import type { SuiteReport } from './results.js';
 
-/** One workload of BENCH.md. `needs` are suites whose figures its ratios use; the runner runs them first. */
+/** One benchmark workload (docs/benchmarks.md). `needs` are suites whose figures its ratios use; the runner runs them first. */
 export interface Suite {
   name: string;
   description: string;

@@ -12,9 +12,9 @@ const ROUNDS = 5;
 
 /**
  * Latency per batch on the host table: p50 and p99 of HostArena.lookup inline (on the calling thread)
- * for each batch size of BENCH.md, then of ParameterServer.lookup over the same table (default config:
+ * for each batch size of the workload, then of ParameterServer.lookup over the same table (default config:
  * inline for small batches, the worker pool for big ones; its 256-key p99 is the one checked against
- * BENCH.md's 50 us, the arena's when no server runs yet); then the server's throughput with 1 to 64
+ * 50 us, the arena's when no server runs yet); then the server's throughput with 1 to 64
  * requests in flight against its peak.
  */
 export const latencySuite: Suite = {

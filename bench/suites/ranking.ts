@@ -9,7 +9,7 @@ import { summarize } from '../lib/stats.js';
 import type { Scale } from '../lib/results.js';
 import type { Suite } from '../lib/suite.js';
 
-/** Data set, batch size and interleaved rounds per scale (full: BENCH.md's batch of 16,384). */
+/** Data set, batch size and interleaved rounds per scale (full: a batch of 16,384). */
 const SIZES: Record<Scale, { dataset: DatasetOptions; batch: number; batches: number; rounds: number }> = {
   full: { dataset: FULL_DATASET, batch: 16384, batches: 4, rounds: 12 },
   quick: { dataset: QUICK_DATASET, batch: 16384, batches: 2, rounds: 4 },
