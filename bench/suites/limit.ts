@@ -8,12 +8,8 @@ import type { RunContext } from '../lib/context.js';
 import { summarize } from '../lib/stats.js';
 import type { Suite } from '../lib/suite.js';
 
-/**
- * The hardware limit of the host workload: a C program, written here and compiled at run time with
- * `cc -O3`, that gathers the same rows for the same batches with memcpy by a precomputed row index
- * (no hashing, no probing). One thread, like the host one-thread figure it is compared with.
- */
-const GATHER_C = String.raw`
+/** Includes and the file reader shared by both C programs below. */
+const C_PRELUDE = String.raw`
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +24,15 @@ static void *slurp(const char *path, size_t bytes) {
   fclose(f);
   return p;
 }
+`;
 
+/**
+ * The hardware limit of the host workload: a C program, written here and compiled at run time with
+ * `cc -O3`, that gathers the same rows for the same batches with memcpy by a precomputed row index
+ * (no hashing, no probing). One thread, like the host one-thread figure it is compared with.
+ */
+const GATHER_C = String.raw`
+${C_PRELUDE}
 static double now(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
@@ -80,21 +84,7 @@ int main(int argc, char **argv) {
  * it lets the two sides of a latency ratio be interleaved finely.
  */
 const GATHER_LATENCY_C = String.raw`
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-
-static void *slurp(const char *path, size_t bytes) {
-  void *p = NULL;
-  if (posix_memalign(&p, 64, bytes)) { perror("posix_memalign"); exit(2); }
-  FILE *f = fopen(path, "rb");
-  if (!f || fread(p, 1, bytes, f) != bytes) { fprintf(stderr, "cannot read %s\n", path); exit(2); }
-  fclose(f);
-  return p;
-}
-
+${C_PRELUDE}
 static uint64_t ns(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);

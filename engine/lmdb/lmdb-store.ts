@@ -236,15 +236,7 @@ export class LmdbStore {
 
   /** Inserts or replaces rows (`vectors` is keys.length x dim) in one transaction. */
   put(table: string, keys: BigInt64Array, vectors: Float32Array): void {
-    const meta = this.requireTable(table);
-    this.checkWritable(table, 'put rows');
-    this.checkKeys(meta, keys);
-    checkVectors(this.model, meta, keys.length, vectors);
-    const db = this.rowDb(meta.db);
-    this.writeTxn(table, 'put rows', () => {
-      writeRows(db, this.codecs[meta.keyType], meta.dim, keys, vectors, null);
-      this.updateCount(meta, db);
-    });
+    this.putRows(table, keys, vectors, null);
   }
 
   /**
@@ -252,6 +244,10 @@ export class LmdbStore {
    * are there or neither is.
    */
   putMarked(table: string, keys: BigInt64Array, vectors: Float32Array, mark: StoreMark): void {
+    this.putRows(table, keys, vectors, mark);
+  }
+
+  private putRows(table: string, keys: BigInt64Array, vectors: Float32Array, mark: StoreMark | null): void {
     const meta = this.requireTable(table);
     this.checkWritable(table, 'put rows');
     this.checkKeys(meta, keys);
@@ -260,7 +256,7 @@ export class LmdbStore {
     this.writeTxn(table, 'put rows', () => {
       writeRows(db, this.codecs[meta.keyType], meta.dim, keys, vectors, null);
       this.updateCount(meta, db);
-      this.metaDb().putSync(MARK + mark.name, mark.value);
+      if (mark) this.metaDb().putSync(MARK + mark.name, mark.value);
     });
   }
 
