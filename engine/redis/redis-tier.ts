@@ -2,6 +2,7 @@ import type { Cluster } from 'ioredis';
 import type { OverflowPolicy } from '../config/types.js';
 import type { KeyType } from '../keys.js';
 import { FaultGate } from './fault-gate.js';
+import { defineFetch, fetchFields, isBadSize, isFound } from './fetch-script.js';
 import { groupByPartition, type Grouped } from './group.js';
 import { keyBytes, keyField, partitionHash, tableTag, timeField } from './layout.js';
 import { resolveOverflow } from './overflow.js';
@@ -46,7 +47,8 @@ export interface RedisTierStats {
 
 /**
  * The volatile tier on a Redis Cluster, in HPS's layout (layout.ts): a table's keys are spread over
- * `numPartitions` hashes by HPS's partition hash, read with HMGET and written with HSET, in chunks of
+ * `numPartitions` hashes by HPS's partition hash, read with HMGET (inside a script that answers a chunk
+ * in one string: fetch-script.ts) and written with HSET, in chunks of
  * max_get/max_set_batch_size, every partition concurrently. Overflow is handled per partition after a
  * write (overflow.ts). A failing partition never fails a call: its keys read as misses and its writes
  * are remembered, and those keys are deleted before the partition is read again, so that a value
@@ -77,6 +79,7 @@ export class RedisTier {
     this.gate = new FaultGate(o.numPartitions, `model ${o.model} table ${o.table} (${this.tag})`, o.log, o.timeoutMs, o.retryAfterMs);
     this.vHashes = Array.from({ length: o.numPartitions }, (_, p) => partitionHash(this.tag, p, 'v'));
     this.tHashes = Array.from({ length: o.numPartitions }, (_, p) => partitionHash(this.tag, p, 't'));
+    for (const c of o.clients) defineFetch(c);
   }
 
   get dim(): number {
@@ -92,8 +95,8 @@ export class RedisTier {
     if (keys.length > 0 && !this.closed) {
       const g = groupByPartition(keys, this.o.numPartitions);
       const keyBuf = bytesOf(keys);
-      const outBytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
-      await this.eachPartition(g, (p, positions) => this.fetchPartition(p, positions, keyBuf, outBytes, found));
+      const outBuf = bytesOf(out);
+      await this.eachPartition(g, (p, positions) => this.fetchPartition(p, positions, keys, keyBuf, outBuf, found));
     }
     let nMissing = 0;
     for (let i = 0; i < found.length; i++) nMissing += 1 - found[i];
@@ -244,29 +247,48 @@ export class RedisTier {
     this.dirty.delete(p);
   }
 
-  private async fetchPartition(p: number, positions: Uint32Array, keyBuf: Buffer, outBytes: Uint8Array, found: Uint8Array): Promise<void> {
+  private async fetchPartition(p: number, positions: Uint32Array, keys: BigInt64Array, keyBuf: Buffer, out: Buffer, found: Uint8Array): Promise<void> {
     const client = this.client(p);
+    const rowBytes = this.rowBytes;
     const chunks: Promise<void>[] = [];
     for (let at = 0; at < positions.length; at += this.o.maxGetBatchSize) {
       const chunk = positions.subarray(at, at + this.o.maxGetBatchSize);
-      const fields = this.fields(keyBuf, chunk);
-      chunks.push(this.gate.bounded(client.hmgetBuffer(this.vHashes[p], ...fields)).then((values) => {
-        const touched: Buffer[] = [];
+      const fields = this.packFields(keys, chunk);
+      chunks.push(this.gate.bounded(fetchFields(client, this.vHashes[p], fields, this.width, rowBytes)).then(({ status, rows }) => {
+        let r = 0;
+        let touched: number[] | null = null;
         for (let i = 0; i < chunk.length; i++) {
-          const v = values[i];
-          if (v === null) continue;
-          if (v.length !== this.rowBytes) {
+          if (isFound(status, i)) {
+            rows.copy(out, chunk[i] * rowBytes, r * rowBytes, (r + 1) * rowBytes);
+            r++;
+            found[chunk[i]] = 1;
+            (touched ??= []).push(chunk[i]);
+          } else if (isBadSize(status, i)) {
             this.badValues++;
-            continue;
           }
-          outBytes.set(v, chunk[i] * this.rowBytes);
-          found[chunk[i]] = 1;
-          touched.push(fields[i]);
         }
-        this.touch(p, touched);
+        if (touched && this.tracksReads()) this.touch(p, touched.map((i) => keyField(keyBuf, i, this.width)));
       }));
     }
     await Promise.all(chunks);
+  }
+
+  /** The fields of keys at `positions`, concatenated (`width` bytes each: the key's low bytes, little-endian). */
+  private packFields(keys: BigInt64Array, positions: Uint32Array): Buffer {
+    const halves = new Uint32Array(keys.buffer, keys.byteOffset, keys.length * 2);
+    const perKey = this.width / 4;
+    const packed = new Uint32Array(positions.length * perKey);
+    for (let i = 0; i < positions.length; i++) {
+      const at = 2 * positions[i];
+      packed[i * perKey] = halves[at];
+      if (perKey === 2) packed[i * perKey + 1] = halves[at + 1];
+    }
+    return Buffer.from(packed.buffer);
+  }
+
+  /** Whether reads update the overflow metadata (see touch). */
+  private tracksReads(): boolean {
+    return this.o.overflowPolicy === 'evict_least_used' || (this.o.overflowPolicy === 'evict_oldest' && this.o.refreshTimeAfterFetch);
   }
 
   /**

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,8 @@ export interface LocalCluster {
   /** The `address` value of a ps.json: every node, comma-separated. */
   address: string;
   password: string | null;
+  /** With `tls`: the PEM files of the throwaway CA and of the certificate every node and client uses. */
+  tls: ClusterTlsFiles | null;
   /** The folder holding every node's files (removed by stop()). */
   root: string;
   /** Process IDs of the six redis-server processes, in the order of `addresses`. */
@@ -37,8 +39,39 @@ export interface LocalCluster {
 export interface ClusterOptions {
   /** requirepass and masterauth of every node. */
   password?: string;
+  /**
+   * TLS only (`--port 0 --tls-port P --tls-cluster yes --tls-replication yes`, clients must present a
+   * certificate): a CA and a certificate for 127.0.0.1 / localhost are made with openssl first.
+   */
+  tls?: boolean;
   /** cluster-node-timeout: how long a master may be silent before its replica takes over. */
   nodeTimeoutMs?: number;
+}
+
+export interface ClusterTlsFiles {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+/** Whether openssl can be run here (for a TLS cluster's throwaway certificates). */
+export function opensslInstalled(): boolean {
+  return spawnSync('openssl', ['version']).status === 0;
+}
+
+/** A throwaway CA and a certificate it signed for 127.0.0.1 and localhost, valid for a day, in `dir`. */
+function makeCertificates(dir: string): ClusterTlsFiles {
+  mkdirSync(dir, { recursive: true });
+  const f = (name: string) => join(dir, name);
+  const run = (args: string[]) => {
+    const r = spawnSync('openssl', args, { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`openssl ${args.join(' ')} failed: ${r.stderr}`);
+  };
+  writeFileSync(f('san.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('ca.key'), '-out', f('ca.crt'), '-days', '1', '-subj', '/CN=hps-test-ca']);
+  run(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('node.key'), '-out', f('node.csr'), '-subj', '/CN=localhost']);
+  run(['x509', '-req', '-in', f('node.csr'), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('node.crt'), '-days', '1', '-extfile', f('san.cnf')]);
+  return { ca: f('ca.crt'), cert: f('node.crt'), key: f('node.key') };
 }
 
 /** Whether any of `cluster`'s processes is still alive or its folder still exists (after stop()). */
@@ -79,6 +112,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<LocalC
   const killAll = () => { for (const c of children.values()) if (c.exitCode === null) c.kill('SIGKILL'); };
   process.on('exit', killAll);
   const auth = password ? ['--requirepass', password, '--masterauth', password] : [];
+  let tls: ClusterTlsFiles | null = null;
   const cleanup = async () => {
     for (const c of clients) c.disconnect();
     const exits = [...children.values()].filter((c) => c.exitCode === null && c.signalCode === null).map((c) => new Promise((r) => c.once('exit', r)));
@@ -88,6 +122,12 @@ export async function startCluster(options: ClusterOptions = {}): Promise<LocalC
     rmSync(root, { recursive: true, force: true });
   };
   try {
+    if (options.tls) tls = makeCertificates(join(root, 'tls'));
+    const tlsArgs = (port: number) => (tls
+      ? ['--port', '0', '--tls-port', String(port), '--tls-cluster', 'yes', '--tls-replication', 'yes', '--tls-cert-file', tls.cert, '--tls-key-file', tls.key, '--tls-ca-cert-file', tls.ca]
+      : ['--port', String(port)]);
+    const clientTls = tls ? { ca: readFileSync(tls.ca), cert: readFileSync(tls.cert), key: readFileSync(tls.key) } : undefined;
+    const cliTls = tls ? ['--tls', '--cacert', tls.ca, '--cert', tls.cert, '--key', tls.key] : [];
     const ports = new Set<number>();
     while (ports.size < 12) ports.add(await freePort());
     const list = [...ports];
@@ -97,7 +137,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<LocalC
       const dir = join(root, `node-${port}`);
       spawnSync('mkdir', ['-p', dir]);
       const child = spawn('redis-server', [
-        '--port', String(port), '--cluster-port', String(list[6 + i]), '--bind', '127.0.0.1',
+        ...tlsArgs(port), '--cluster-port', String(list[6 + i]), '--bind', '127.0.0.1',
         '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'),
         '--cluster-node-timeout', String(options.nodeTimeoutMs ?? 1000), '--cluster-replica-validity-factor', '0',
         '--dir', dir, '--save', '', '--appendonly', 'no', ...auth,
@@ -108,19 +148,20 @@ export async function startCluster(options: ClusterOptions = {}): Promise<LocalC
     }
     const node = (address: string) => {
       const [host, port] = address.split(':');
-      const c = new Redis({ host, port: Number(port), password: password ?? undefined, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      const c = new Redis({ host, port: Number(port), password: password ?? undefined, tls: clientTls, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
       c.on('error', () => {});
       clients.push(c);
       return c;
     };
     for (const a of addresses) await waitPing(node(a), a, children.get(a)!);
-    const create = spawnSync('redis-cli', [...(password ? ['-a', password, '--no-auth-warning'] : []), '--cluster', 'create', ...addresses, '--cluster-replicas', '1', '--cluster-yes'], { encoding: 'utf8' });
+    const create = spawnSync('redis-cli', [...cliTls, ...(password ? ['-a', password, '--no-auth-warning'] : []), '--cluster', 'create', ...addresses, '--cluster-replicas', '1', '--cluster-yes'], { encoding: 'utf8' });
     if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stdout}\n${create.stderr}`);
     const alive = () => addresses.filter((a) => { const c = children.get(a)!; return c.exitCode === null && c.signalCode === null; });
     const cluster: LocalCluster = {
       addresses,
       address: addresses.join(','),
       password,
+      tls,
       root,
       pids: addresses.map((a) => children.get(a)!.pid!),
       node,
