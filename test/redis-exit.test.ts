@@ -11,7 +11,8 @@ import { startCluster, type LocalCluster } from './helpers/redis-cluster.js';
 /*
  * A process that used the Redis tier (several cluster clients) and the update source (a reader blocked
  * in XREAD) exits on its own once it closed the ParameterServer and the UpdatePublisher: close()
- * leaves no connection, timer or socket behind.
+ * leaves no connection, timer or socket behind, also when a cluster client is disconnected in the
+ * middle of a slot-map refresh (ioredis's own periodic refresh then rescheduled itself forever).
  */
 
 const DIM = 4;
@@ -40,8 +41,8 @@ function config(name: string, extra: Record<string, unknown>): string {
   return file;
 }
 
-async function runChild(file: string): Promise<void> {
-  const proc = spawn(process.execPath, [child, file, 'm', 't', String(DIM)], { stdio: ['ignore', 'pipe', 'pipe'] });
+async function runChild(args: string[]): Promise<void> {
+  const proc = spawn(process.execPath, [child, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout.on('data', (c: Buffer) => { out += c; });
   proc.stderr.on('data', (c: Buffer) => { out += c; });
@@ -59,11 +60,15 @@ async function runChild(file: string): Promise<void> {
 }
 
 test('with L3: a process using the tier and the update source exits on its own after close', async () => {
-  for (let i = 0; i < 3; i++) await runChild(config(`l3-${i}`, { persistent_db: { type: 'rocks_db', path: join(dir.path, `store-${i}`) } }));
+  for (let i = 0; i < 3; i++) await runChild(['ps', config(`l3-${i}`, { persistent_db: { type: 'rocks_db', path: join(dir.path, `store-${i}`) } }), 'm', 't', String(DIM)]);
 });
 
 test('without L3 (Redis holds the rows): the same', async () => {
-  for (let i = 0; i < 3; i++) await runChild(config(`ram-${i}`, {}));
+  for (let i = 0; i < 3; i++) await runChild(['ps', config(`ram-${i}`, {}), 'm', 't', String(DIM)]);
+});
+
+test('a cluster client disconnected while its periodic slot-map refresh is in flight leaves no timer behind', async () => {
+  for (let i = 0; i < 2; i++) await runChild(['refresh', cluster.address]);
 });
 
 test.run();

@@ -27,6 +27,9 @@ export interface RedisEndpoint {
 /** How long open waits for the cluster to answer before giving up. */
 const OPEN_TIMEOUT_MS = 10_000;
 
+/** How often a cluster client refreshes its slot map. */
+const SLOTS_REFRESH_MS = 1000;
+
 /**
  * Connects an ioredis Cluster client and waits until it knows the slot map. Auto-pipelining batches
  * the commands issued in one event-loop turn per node; the slot map is refreshed every second so that
@@ -37,7 +40,10 @@ export async function connectCluster(endpoint: RedisEndpoint, autoPipelining = t
   const nodes = endpoint.addresses.map(hostPort);
   const options: ClusterOptions = {
     enableAutoPipelining: autoPipelining,
-    slotsRefreshInterval: 1000,
+    // ioredis's own periodic refresh (slotsRefreshInterval) reschedules itself when a refresh that was in
+    // flight during disconnect() completes, and then runs forever, keeping the process alive: refreshSlots
+    // below does it with a timer of ours, stopped with the client.
+    slotsRefreshInterval: 0,
     slotsRefreshTimeout: 2000,
     // Keep retrying the cluster after open: a lost node is a degraded tier, not a dead client.
     clusterRetryStrategy: (times) => Math.min(100 * times, 2000),
@@ -53,6 +59,7 @@ export async function connectCluster(endpoint: RedisEndpoint, autoPipelining = t
     },
   };
   const cluster = new Cluster(nodes, options);
+  refreshSlots(cluster);
   let lastError: Error | null = null;
   const onError = (err: Error) => {
     lastError = (err as Error & { lastNodeError?: Error }).lastNodeError ?? err;
@@ -65,6 +72,17 @@ export async function connectCluster(endpoint: RedisEndpoint, autoPipelining = t
     throw openError(endpoint, 'Redis cluster', lastError ?? (err as Error));
   }
   return cluster;
+}
+
+/** Refreshes `cluster`'s slot map every SLOTS_REFRESH_MS while it is ready, until it is disconnected. */
+function refreshSlots(cluster: Cluster): void {
+  const timer = setInterval(() => {
+    if (cluster.status === 'end') clearInterval(timer);
+    else if (cluster.status === 'ready') cluster.refreshSlotsCache();
+  }, SLOTS_REFRESH_MS);
+  // Never what keeps a process alive: the connections do that while the client is open.
+  timer.unref();
+  cluster.once('end', () => clearInterval(timer));
 }
 
 /**
