@@ -95,7 +95,7 @@ export const redisSuite: Suite = {
       for (const side of sides) {
         for (let b = 0; b < Math.min(2, batches.length); b++) checkRows(side.name, await side.lookup(b), batches[b], rows, sizes.dim);
       }
-      const samples = await interleaved(sides, sizes.rounds, sizes.batch, ctx.measure);
+      const { rates: samples, cpu } = await interleaved(sides, sizes.rounds, sizes.batch, ctx.measure);
       const notes: Record<string, string> = {
         'Redis tier': `ParameterServer.lookup of ${sizes.batch} distinct keys, no L1, no L3: HMGET per partition (${sizes.partitions}), ioredis Cluster`,
         'Redis tier, near cache warm': 'the same with volatile_db.near_cache: every row in the process\'s host arena',
@@ -103,6 +103,7 @@ export const redisSuite: Suite = {
         'naive GET per key, cluster': 'ioredis Cluster getBuffer per key, all sent at once, one string key per row, the same cluster',
       };
       const figures = new Map(sides.map((s) => [s.name, report.figure(`${s.name} keys/s`, 'keys/s', summarize(samples.get(s.name)!.flat()), notes[s.name])]));
+      for (const s of sides) report.figure(`${s.name} Node CPU per key`, 'µs', summarize(cpu.get(s.name)!), 'this process\'s user + system CPU time per key looked up, per round');
       const spread = (a: string, b: string) => {
         const per = samples.get(a)!.map((xs, r) => summarize(xs).median / summarize(samples.get(b)![r]).median);
         return `${Math.min(...per).toFixed(2)}-${Math.max(...per).toFixed(2)}x over ${per.length} rounds`;
@@ -110,6 +111,7 @@ export const redisSuite: Suite = {
       report.ratio('Redis tier vs naive MGET (one redis-server)', figures.get('Redis tier')!, figures.get('naive MGET, one redis-server')!, 1.5);
       report.ratio('Redis tier vs naive GET per key (cluster)', figures.get('Redis tier')!, figures.get('naive GET per key, cluster')!, 1.5);
       report.ratio('near cache warm vs naive MGET (one redis-server)', figures.get('Redis tier, near cache warm')!, figures.get('naive MGET, one redis-server')!, 10);
+      report.ratio('Node CPU per key: Redis tier vs naive MGET (one redis-server)', report.figures.find((f) => f.name === 'Redis tier Node CPU per key')!, report.figures.find((f) => f.name === 'naive MGET, one redis-server Node CPU per key')!, 1, '<=');
       report.note(`per-round ratios of medians: tier vs MGET ${spread('Redis tier', 'naive MGET, one redis-server')}; tier vs GET per key ${spread('Redis tier', 'naive GET per key, cluster')}; near cache vs MGET ${spread('Redis tier, near cache warm', 'naive MGET, one redis-server')}`);
       for (const s of servers.splice(0)) await s.close();
 
@@ -188,23 +190,34 @@ async function naiveGets(raw: Cluster, keys: BigInt64Array, out: Float32Array, r
   return out;
 }
 
-/** Samples (keys/s) of every side, per round; each round measures the sides in a rotated order. */
-async function interleaved(sides: Side[], rounds: number, batch: number, measure: MeasureOptions): Promise<Map<string, number[][]>> {
-  const out = new Map(sides.map((s) => [s.name, [] as number[][]]));
+/**
+ * Samples (keys/s) of every side, per round, and this process's CPU time per key in each round (user +
+ * system, microseconds): with redis-server on the same cores, wall-clock rates also pay for Redis's
+ * work, while a serving process with Redis on other machines pays only the CPU figure. Each round
+ * measures the sides in a rotated order.
+ */
+async function interleaved(sides: Side[], rounds: number, batch: number, measure: MeasureOptions): Promise<{ rates: Map<string, number[][]>; cpu: Map<string, number[]> }> {
+  const rates = new Map(sides.map((s) => [s.name, [] as number[][]]));
+  const cpu = new Map(sides.map((s) => [s.name, [] as number[]]));
   const slice: MeasureOptions = { maxTime: measure.maxTime / rounds, minSamples: Math.max(3, Math.ceil(measure.minSamples / rounds)) };
   const next = new Map(sides.map((s) => [s.name, 0]));
   for (let r = 0; r < rounds; r++) {
     for (let i = 0; i < sides.length; i++) {
       const side = sides[(i + r) % sides.length];
+      let calls = 0;
+      const before = process.cpuUsage();
       const samples = await samplesAsync(`${side.name} round ${r}`, () => {
         const b = next.get(side.name)!;
         next.set(side.name, b + 1);
+        calls++;
         return side.lookup(b);
       }, batch, slice);
-      out.get(side.name)!.push(samples);
+      const used = process.cpuUsage(before);
+      rates.get(side.name)!.push(samples);
+      cpu.get(side.name)!.push((used.user + used.system) / (calls * batch));
     }
   }
-  return out;
+  return { rates, cpu };
 }
 
 type Sizes = (typeof SCALES)['full']['redis'];
