@@ -27,13 +27,17 @@ export interface RedisEndpoint {
 /** How long open waits for the cluster to answer before giving up. */
 const OPEN_TIMEOUT_MS = 10_000;
 
-/** How often a cluster client refreshes its slot map. */
-const SLOTS_REFRESH_MS = 1000;
+/**
+ * How often a cluster client refreshes its slot map (ioredis's default). Each refresh opens a connection
+ * and rebuilds the map, a cost worth keeping rare: a failover is found sooner anyway, since a command
+ * that fails on a lost node or gets MOVED makes the client refresh at once.
+ */
+const SLOTS_REFRESH_MS = 5000;
 
 /**
  * Connects an ioredis Cluster client and waits until it knows the slot map. Auto-pipelining batches
- * the commands issued in one event-loop turn per node; the slot map is refreshed every second so that
- * a promoted replica is found without waiting for a failed command. A wrong password or an unreachable
+ * the commands issued in one event-loop turn per node; the slot map is refreshed every 5 s, and at once
+ * after a command failed on a lost node or was redirected, so that a promoted replica is found. A wrong password or an unreachable
  * cluster is an HpsError naming the addresses tried.
  */
 export async function connectCluster(endpoint: RedisEndpoint, autoPipelining = true): Promise<Cluster> {

@@ -95,8 +95,8 @@ export class RedisTier {
     if (keys.length > 0 && !this.closed) {
       const g = groupByPartition(keys, this.o.numPartitions);
       const keyBuf = bytesOf(keys);
-      const outBuf = bytesOf(out);
-      await this.eachPartition(g, (p, positions) => this.fetchPartition(p, positions, keys, keyBuf, outBuf, found));
+      const outWords = new Uint32Array(out.buffer, out.byteOffset, out.length);
+      await this.eachPartition(g, (p, positions) => this.fetchPartition(p, positions, keys, keyBuf, outWords, found));
     }
     let nMissing = 0;
     for (let i = 0; i < found.length; i++) nMissing += 1 - found[i];
@@ -247,19 +247,24 @@ export class RedisTier {
     this.dirty.delete(p);
   }
 
-  private async fetchPartition(p: number, positions: Uint32Array, keys: BigInt64Array, keyBuf: Buffer, out: Buffer, found: Uint8Array): Promise<void> {
+  private async fetchPartition(p: number, positions: Uint32Array, keys: BigInt64Array, keyBuf: Buffer, out: Uint32Array, found: Uint8Array): Promise<void> {
     const client = this.client(p);
     const rowBytes = this.rowBytes;
+    const dim = this.o.dim;
     const chunks: Promise<void>[] = [];
     for (let at = 0; at < positions.length; at += this.o.maxGetBatchSize) {
       const chunk = positions.subarray(at, at + this.o.maxGetBatchSize);
       const fields = this.packFields(keys, chunk);
       chunks.push(this.gate.bounded(fetchFields(client, this.vHashes[p], fields, this.width, rowBytes)).then(({ status, rows }) => {
+        // Rows are copied as 32-bit words (exact bits, no per-row Buffer call), from an aligned view.
+        const words = wordsOf(rows);
         let r = 0;
         let touched: number[] | null = null;
         for (let i = 0; i < chunk.length; i++) {
           if (isFound(status, i)) {
-            rows.copy(out, chunk[i] * rowBytes, r * rowBytes, (r + 1) * rowBytes);
+            const from = r * dim;
+            const to = chunk[i] * dim;
+            for (let j = 0; j < dim; j++) out[to + j] = words[from + j];
             r++;
             found[chunk[i]] = 1;
             (touched ??= []).push(chunk[i]);
@@ -342,6 +347,14 @@ export class RedisTier {
 
 function bytesOf(a: BigInt64Array | Float32Array): Buffer {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+}
+
+/** `bytes` as 32-bit words: a view when aligned, else an aligned copy. */
+function wordsOf(bytes: Buffer): Uint32Array {
+  if (bytes.byteOffset % 4 === 0) return new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
+  const words = new Uint32Array(bytes.length / 4);
+  new Uint8Array(words.buffer).set(bytes);
+  return words;
 }
 
 function withValue(fields: Buffer[], value: Buffer): Buffer[] {
