@@ -6,6 +6,7 @@ import { formatStats, zipfLookups } from './workload.js';
 import { runDemo } from './demo.js';
 import { addServeCommand } from './serve.js';
 import { addPublishCommand } from './publish.js';
+import { addCheckCommand } from './check.js';
 
 const program = new Command('hps')
   .description('Hierarchical parameter server for Node.js: batched embedding lookups from tiered storage')
@@ -146,6 +147,7 @@ function int(value: string): number {
 
 addServeCommand(program);
 addPublishCommand(program);
+addCheckCommand(program);
 
 try {
   await program.parseAsync();
