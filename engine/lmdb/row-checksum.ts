@@ -12,6 +12,9 @@ export class RowChecksum {
   private b = 0;
   private scratch = new Int32Array(64);
   private scratchBytes = new Uint8Array(this.scratch.buffer);
+  /** A word view of the last buffer hashed in place (rows at 4-aligned offsets need no copy). */
+  private words: Int32Array<ArrayBufferLike> = new Int32Array(0);
+  private wordsOf: ArrayBufferLike | null = null;
 
   /** The checksum stored by `toString`; null or undefined (no checksum recorded) gives null. */
   static parse(text: string | null | undefined): RowChecksum | null {
@@ -42,20 +45,33 @@ export class RowChecksum {
 
   private mix(lo: number, hi: number, bytes: Uint8Array, at: number, length: number, sign: 1 | -1): void {
     const words = length >>> 2;
-    if (this.scratch.length < words) {
-      this.scratch = new Int32Array(words);
-      this.scratchBytes = new Uint8Array(this.scratch.buffer);
+    const start = bytes.byteOffset + at;
+    let w: Int32Array;
+    let from: number;
+    if ((start & 3) === 0) {
+      if (bytes.buffer !== this.wordsOf) {
+        this.wordsOf = bytes.buffer;
+        this.words = new Int32Array(bytes.buffer, 0, bytes.buffer.byteLength >>> 2);
+      }
+      w = this.words;
+      from = start >>> 2;
+    } else {
+      // LMDB's value buffers need not be 4-aligned: such a row is copied to read it as words.
+      if (this.scratch.length < words) {
+        this.scratch = new Int32Array(words);
+        this.scratchBytes = new Uint8Array(this.scratch.buffer);
+      }
+      this.scratchBytes.set(bytes.subarray(at, at + (words << 2)));
+      w = this.scratch;
+      from = 0;
     }
-    // Copied so that rows at any byte offset (LMDB's value buffers need not be 4-aligned) read as words.
-    const s = this.scratchBytes;
-    for (let i = 0; i < length; i++) s[i] = bytes[at + i];
     let a = Math.imul(lo ^ 0x2545f491, 0x9e3779b1) ^ hi;
     let b = Math.imul(hi ^ 0x68e31da4, 0x85ebca77) ^ lo;
-    const w = this.scratch;
-    for (let i = 0; i < words; i++) {
-      a = Math.imul(a ^ w[i], 0x9e3779b1);
+    for (let i = from, end = from + words; i < end; i++) {
+      const x = w[i];
+      a = Math.imul(a ^ x, 0x9e3779b1);
       a = (a << 13) | (a >>> 19);
-      b = Math.imul(b + w[i], 0xc2b2ae3d);
+      b = Math.imul(b + x, 0xc2b2ae3d);
       b = (b << 17) | (b >>> 15);
     }
     a = fmix(a ^ words);
