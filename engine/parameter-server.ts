@@ -27,7 +27,7 @@ import type { HostArenaStats } from './host/host-arena.js';
 export interface OpenOptions {
   /** Progress bars for imports done at open; default: when stderr is a terminal. */
   progress?: boolean;
-  /** Where the one-line "not yet supported" notice and other warnings go. Default console.warn. */
+  /** Where the one-line "not yet supported" notice, other warnings and Redis / update-source events go. Default console.warn. */
   warn?: (line: string) => void;
   /** Unknown ps.json keys are errors (BAD_CONFIG) instead of warnings. Default false, as HPS ignored them. */
   strict?: boolean;
