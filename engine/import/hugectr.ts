@@ -2,7 +2,7 @@ import { statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { HpsError } from '../errors.js';
+import { badArgument, HpsError } from '../errors.js';
 import type { KeyType } from '../keys.js';
 import type { LmdbStore } from '../lmdb/lmdb-store.js';
 import { checkKeyRange, readExact, sizeError, type ImportSource, type RowChunk } from './source.js';
@@ -120,6 +120,7 @@ export interface ExportReport {
  * nothing is left behind.
  */
 export async function exportHugeCtrFolder(store: LmdbStore, table: string, folder: string): Promise<ExportReport> {
+  if (typeof folder !== 'string' || folder === '') throw badArgument(`export of model ${store.model} table ${table}: folder`, 'a folder path', folder);
   const started = performance.now();
   const narrow = store.table(table)?.keyType === 'uint32';
   const tag = `${process.pid}-${randomBytes(6).toString('hex')}`;
