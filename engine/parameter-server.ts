@@ -654,6 +654,7 @@ async function openEntry(config: ResolvedConfig, model: ModelConfig, imports: Im
     pool = new LookupPool({
       threads: config.workerThreads,
       setup: { tables: opened.tables.map((t) => t.built.setup) },
+      warn: context.warn,
       onWorkerExit: (threadId) => {
         for (const { l1, l2 } of parts) {
           if (l1 instanceof WasmEmbeddingCache) l1.releaseThread(threadId);

@@ -60,6 +60,8 @@ test('other null arguments: specs, options, offsets, vectors, weights', async ()
   throwsHps(() => ps.lookupPooledSync('m', 't', [1], [0, 1], null as never), 'BAD_ARGUMENT', /^options: expected an object/);
   await expectError(() => ps.lookupPooled('m', 't', [1, 2], [0, 2], { weights: new Float32Array(3) }), 'BAD_VECTOR', /options\.weights: expected a Float32Array of one weight per key \(2\), got a Float32Array of 3/);
   await expectError(() => ps.lookupPooled('m', 't', [1, 2], [0, 2], { weights: [1, 1] as never }), 'BAD_VECTOR', /options\.weights: .* got an array of 2/);
+  await expectError(() => ps.lookupPooled('m', 't', [1, 2], [0, 2], { out: new Float32Array(dim + 1) }), 'BAD_OUTPUT', /options\.out: expected a Float32Array of 1 rows x dim 6 = 6 floats, got a Float32Array of 7/);
+  throwsHps(() => ps.lookupPooledSync('m', 't', [1, 2], [0, 2], { weights: new Float32Array(1) }), 'BAD_VECTOR', /options\.weights/);
   await expectError(() => ps.update('m', 't', [1], null as never), 'BAD_VECTOR', /vectors must be a Float32Array/);
   await expectError(() => ps.lookup('m', 't', [1], null as never), 'BAD_OUTPUT', /out: expected a Float32Array .* got null/);
 });
