@@ -136,8 +136,8 @@ export async function exportHugeCtrFolder(store: LmdbStore, table: string, folde
     vectorsFh = await open(vectorTmp, 'wx');
     for (const { keys, vectors } of store.scan(table)) {
       const keyData = narrow ? lowHalves(keys) : keys;
-      await keysFh.write(new Uint8Array(keyData.buffer, keyData.byteOffset, keyData.byteLength));
-      await vectorsFh.write(new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength));
+      await writeAll(keysFh, new Uint8Array(keyData.buffer, keyData.byteOffset, keyData.byteLength));
+      await writeAll(vectorsFh, new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength));
       rows += keys.length;
       bytes += keyData.byteLength + vectors.byteLength;
     }
@@ -154,6 +154,18 @@ export async function exportHugeCtrFolder(store: LmdbStore, table: string, folde
     throw new HpsError('IO', `model ${store.model} table ${table}: cannot export to ${folder}: ${describeFsError(e)}; expected a folder that exists or can be created, with room for ${store.table(table)?.count ?? 0} rows`, { cause: e });
   }
   return { folder, rows, bytes, seconds: (performance.now() - started) / 1000 };
+}
+
+/**
+ * Writes all of `bytes`. A file handle's write may write fewer bytes than asked (a file system that
+ * fills up does, before it fails with ENOSPC), so it loops until every byte is written or a write fails.
+ */
+async function writeAll(fh: FileHandle, bytes: Uint8Array): Promise<void> {
+  for (let at = 0; at < bytes.length;) {
+    const { bytesWritten } = await fh.write(bytes, at, bytes.length - at);
+    if (bytesWritten === 0) throw Object.assign(new Error('no space left on device (a write made no progress)'), { code: 'ENOSPC' });
+    at += bytesWritten;
+  }
 }
 
 /** A file-system error in words (Node's "ENOSPC: no space left on device" reads as I/O noise). */
