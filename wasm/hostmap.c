@@ -424,7 +424,10 @@ EMSCRIPTEN_KEEPALIVE uint32_t hm_gather(hm_header *h, uint32_t slot, const int64
   __atomic_store_n(&me->epoch, __atomic_load_n(&h->epoch, SC), SC);
   const hm_index *ix = hm_current(h);
   const uint32_t cap = ix->cap, row_bytes = h->row_bytes, lfu = h->policy == POLICY_LEAST_USED;
-  const uint32_t shift = h->chunk_shift;
+  const uint32_t shift = h->chunk_shift, oldest = h->policy == POLICY_OLDEST;
+  // evict_oldest: a hit is an access, stamped newer than every insert so far and older than the next
+  // (inserts stamp even clock values, accesses the odd one in between; see hm_insert).
+  const uint32_t now = oldest ? __atomic_load_n(&h->clock, SC) + 1u : 0u;
   const uint32_t *chunks = CHUNKS(h);
   hm_slot *slots = SLOTS(ix);
   uint32_t misses = 0;
@@ -449,7 +452,10 @@ EMSCRIPTEN_KEEPALIVE uint32_t hm_gather(hm_header *h, uint32_t slot, const int64
       if (fence) __atomic_thread_fence(SC);
       else __atomic_signal_fence(SC);   // compiler barrier: the copy stays before the check
       if (__atomic_load_n(&s->ver, SC) != v1) continue;   // rewritten meanwhile: read the slot again
+      // Racy by design (a plain store after the check, like HPS's unlocked counters): a row freed and
+      // reused meanwhile may get this count or stamp; it only steers eviction, never what a lookup reads.
       if (lfu) { volatile uint32_t *c = hm_meta_at(chunks, shift, row_bytes, ref - REF_ROW); uint32_t x = *c; if (x != 0xffffffffu) *c = x + 1; }
+      else if (oldest) { volatile uint32_t *c = hm_meta_at(chunks, shift, row_bytes, ref - REF_ROW); if (*c != now) *c = now; }
       hit = 1;
       break;
     }
@@ -502,7 +508,11 @@ EMSCRIPTEN_KEEPALIVE uint32_t hm_reserve(hm_header *h, uint32_t extra, uint32_t 
 EMSCRIPTEN_KEEPALIVE uint32_t hm_insert(hm_header *h, const int64_t *keys, const float *rows, uint32_t n) {
   hm_reclaim(h);   // fewer retired indexes to mirror writes into
   hm_index *ix = hm_current(h);
-  const uint32_t row_bytes = h->row_bytes, stamp = ++h->clock, policy = h->policy;
+  // evict_oldest stamps: each insert call takes the next even clock value, so rows it writes are newer
+  // than every earlier access (hm_gather stamps hits with clock + 1) and older than later ones.
+  const uint32_t row_bytes = h->row_bytes, policy = h->policy;
+  const uint32_t stamp = (__atomic_load_n(&h->clock, SC) | 1u) + 1u;
+  __atomic_store_n(&h->clock, stamp, SC);
   uint32_t added = 0;
   for (uint32_t i = 0; i < n; i++) {
     const int64_t key = keys[i];
@@ -570,7 +580,7 @@ static uint32_t hm_select(hm_header *h, uint32_t k) {
 
 /**
  * Writer: when the partition holds more than `margin` keys, evicts by the policy down to `target`
- * (random keys; smallest access count; oldest insert/update stamp). Returns the number evicted.
+ * (random keys; smallest access count; oldest insert, update or lookup stamp). Returns the number evicted.
  */
 EMSCRIPTEN_KEEPALIVE uint32_t hm_evict(hm_header *h) {
   if (h->size <= h->margin) return 0;
