@@ -140,8 +140,16 @@ static void hm_reclaim(hm_header *h) {
   h->num_retired = keep;
 }
 
-// Returns the offset of `bytes` bytes (64-aligned), growing the memory if needed; 0 when it cannot.
-static uint32_t hm_alloc(hm_header *h, uint32_t bytes) {
+// Grows the memory to cover bytes below `end`; 0, or 1 when it cannot.
+static int hm_cover(uint64_t end) {
+  const uint64_t have = (uint64_t)__builtin_wasm_memory_size(0) * PAGE;
+  if (end <= have) return 0;
+  return __builtin_wasm_memory_grow(0, (uint32_t)((end - have + PAGE - 1) / PAGE)) == (uintptr_t)-1;
+}
+
+// Returns the offset of `bytes` bytes (64-aligned), growing the memory to cover them when `commit` (else
+// the caller covers what it uses with hm_cover); 0 when it cannot.
+static uint32_t hm_alloc_at(hm_header *h, uint32_t bytes, uint32_t commit) {
   bytes = (bytes + ALIGN - 1) & ~(ALIGN - 1);
   hm_reclaim(h);
   uint32_t best = MAX_REGIONS;
@@ -156,15 +164,13 @@ static uint32_t hm_alloc(hm_header *h, uint32_t bytes) {
   }
   uint64_t end = (uint64_t)h->top + bytes;
   if (end > 0xffff0000ull) return 0;
-  uint64_t have = (uint64_t)__builtin_wasm_memory_size(0) * PAGE;
-  if (end > have) {
-    uint32_t pages = (uint32_t)((end - have + PAGE - 1) / PAGE);
-    if (__builtin_wasm_memory_grow(0, pages) == (uintptr_t)-1) return 0;
-  }
+  if (commit && hm_cover(end)) return 0;
   uint32_t off = h->top;
   h->top = (uint32_t)end;
   return off;
 }
+
+static uint32_t hm_alloc(hm_header *h, uint32_t bytes) { return hm_alloc_at(h, bytes, 1); }
 
 // ---- index ----
 
@@ -288,9 +294,11 @@ static void hm_remove(hm_header *h, hm_slot *s) {
   hm_free_row(h, row);
 }
 
+// A slab chunk without meta words is covered by memory only as far as rows are taken from it
+// (hm_reserve), so that the last, partly used chunk of a partition holds no unused pages.
 static int hm_add_chunk(hm_header *h) {
   if (h->num_chunks >= h->max_chunks) return 1;
-  uint32_t off = hm_alloc(h, h->chunk_bytes);
+  uint32_t off = hm_alloc_at(h, h->chunk_bytes, h->meta != 0);
   if (!off) return 1;
   CHUNKS(h)[h->num_chunks++] = off;
   return 0;
@@ -489,6 +497,13 @@ EMSCRIPTEN_KEEPALIVE uint32_t hm_reserve(hm_header *h, uint32_t extra, uint32_t 
   while (rows_free < extra) {
     if (hm_add_chunk(h)) return 1;
     rows_free += 1ull << h->chunk_shift;
+  }
+  if (extra > h->free_rows) {
+    // New rows are taken in order from rows_used: cover the last one this insert may take.
+    const uint32_t last = h->rows_used + (extra - h->free_rows) - 1u;
+    const uint64_t end = (uint64_t)(uintptr_t)hm_row(h, last) + h->row_bytes;
+    if (dry_run && end > (uint64_t)__builtin_wasm_memory_size(0) * PAGE) return 2;
+    if (hm_cover(end)) return 1;
   }
   const hm_index *ix = hm_current(h);
   uint64_t limit = ((uint64_t)ix->cap * h->max_load_q16) >> 16;
