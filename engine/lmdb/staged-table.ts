@@ -1,15 +1,6 @@
-import { TransactionFlags } from 'lmdb';
 import type { KeyCodec } from './key-codec.js';
 import type { TableMeta } from './table-meta.js';
 import { writeRows, type AppendState, type RowDatabase } from './write-rows.js';
-
-/**
- * Staging transactions commit without waiting for the disk (lmdb-js's NO_SYNC_FLUSH: LMDB's MDB_NOSYNC
- * for this transaction, kept consistent across a crash by lmdb-js's overlapping sync). Nothing refers
- * to the staging database until the swap, and the swap's commit is synced: it flushes the file, these
- * pages included, before its meta page, so a committed import is on disk as a whole.
- */
-const STAGING_TXN = TransactionFlags.ABORTABLE | TransactionFlags.SYNCHRONOUS_COMMIT | TransactionFlags.NO_SYNC_FLUSH;
 
 /**
  * An import in progress: rows go into a fresh named database, one transaction per `write`, so memory
@@ -32,7 +23,7 @@ export class StagedTable {
    * `order[j]` (or j) for j in [from, to).
    */
   write(keys: BigInt64Array, vectors: Float32Array, order: Uint32Array | null = null, from = 0, to = keys.length): void {
-    this.db.transactionSync(() => writeRows(this.db, this.codec, this.dim, keys, vectors, this.order, order, from, to), STAGING_TXN);
+    this.db.transactionSync(() => writeRows(this.db, this.codec, this.dim, keys, vectors, this.order, order, from, to));
     this.rows += to - from;
   }
 
