@@ -30,7 +30,10 @@ fill(0, Math.min(CHUNK, keys)); // touch the chunk buffers before the baseline
 // stays alive to the end, so that its own pages count before and after alike.
 const warmKeys = Math.min(CHUNK, keys);
 const warm = HostArena.create({ dim, numPartitions: partitions });
-warm.insert(keyChunk.subarray(0, warmKeys), rowChunk.subarray(0, warmKeys * dim));
+for (let c = 0; c < 4; c++) {
+  fill(c, warmKeys);
+  warm.insert(keyChunk.subarray(0, warmKeys), rowChunk.subarray(0, warmKeys * dim));
+}
 warm.lookup(keyChunk.subarray(0, warmKeys), new Float32Array(warmKeys * dim));
 gc();
 const rssBefore = process.memoryUsage().rss;
