@@ -6,6 +6,8 @@ import { normalizeKeys, type KeyType } from '../keys.js';
 import { KeyCodec, keyHalves } from './key-codec.js';
 import { removeAbandonedRuns } from './abandoned-runs.js';
 import { currentOwner, describeOwner, isOwner, ownerAlive, type Owner } from './owner.js';
+import { checkDataFile } from './data-file.js';
+import { RowChecksum } from './row-checksum.js';
 import { StagedTable } from './staged-table.js';
 import { writeRows, type RowDatabase } from './write-rows.js';
 import type { TableMeta } from './table-meta.js';
@@ -74,6 +76,7 @@ export class LmdbStore {
     if (readOnly && !existsSync(path)) {
       throw new HpsError('IO', `model ${model}: no LMDB environment at ${path}; a read-only store is never created, import the model's tables first`);
     }
+    checkDataFile(path, model);
     let env: RootDatabase;
     try {
       env = open({ path, maxDbs: 1024, readOnly, compression: false, cache: false });
@@ -87,6 +90,12 @@ export class LmdbStore {
       if (!readOnly) throw new HpsError('IO', `model ${model}: cannot open ${META_DB} in ${path}: ${(e as Error).message}`, { cause: e });
     }
     const store = new LmdbStore(model, path, readOnly, env, meta);
+    try {
+      store.checkTableDbs();
+    } catch (e) {
+      void env.close();
+      throw e;
+    }
     if (!readOnly) {
       store.dropAbandonedStaging();
       removeAbandonedRuns(path);
@@ -125,7 +134,7 @@ export class LmdbStore {
       return existing;
     }
     this.checkWritable(name, 'create a table');
-    const meta: TableMeta = { name, db: newDbName(name), dim, keyType, count: 0, fingerprint: null, source: null, updatedAt: new Date().toISOString() };
+    const meta: TableMeta = { name, db: newDbName(name), dim, keyType, count: 0, fingerprint: null, source: null, updatedAt: new Date().toISOString(), checksum: new RowChecksum().toString() };
     this.forgetMeta();
     this.env.transactionSync(() => {
       this.rowDb(meta.db);
@@ -254,8 +263,9 @@ export class LmdbStore {
     checkVectors(this.model, meta, keys.length, vectors);
     const db = this.rowDb(meta.db);
     this.writeTxn(table, 'put rows', () => {
-      writeRows(db, this.codecs[meta.keyType], meta.dim, keys, vectors, null);
-      this.updateCount(meta, db);
+      const sum = this.checksumOf(meta);
+      writeRows(db, this.codecs[meta.keyType], meta.dim, keys, vectors, null, sum);
+      this.updateCount(meta, db, sum);
       if (mark) this.metaDb().putSync(MARK + mark.name, mark.value);
     });
   }
@@ -278,9 +288,17 @@ export class LmdbStore {
     let removed = 0;
     this.writeTxn(table, 'erase rows', () => {
       const before = entryCount(db);
-      for (let i = 0; i < keys.length; i++) db.removeSync(codec.encode(halves, i));
+      const sum = this.checksumOf(meta);
+      for (let i = 0; i < keys.length; i++) {
+        const key = codec.encode(halves, i);
+        if (sum) {
+          const old = db.getBinaryFast(key);
+          if (old !== undefined) sum.remove(halves[2 * i], halves[2 * i + 1], old, 0, old.length);
+        }
+        db.removeSync(key);
+      }
       removed = before - entryCount(db);
-      this.updateCount(meta, db);
+      this.updateCount(meta, db, sum);
     });
     return removed;
   }
@@ -306,7 +324,7 @@ export class LmdbStore {
       this.rowDb(dbName);
     });
     const db = this.rowDb(dbName);
-    return new StagedTable(this.codecs[shape.keyType], shape.dim, db, (abort) => {
+    const staged: StagedTable = new StagedTable(this.codecs[shape.keyType], shape.dim, db, (abort) => {
       this.forgetMeta();
       this.env.transactionSync(() => {
         const mine = this.metaDb().get(STAGING + dbName);
@@ -320,7 +338,7 @@ export class LmdbStore {
         }
         const count = entryCount(db);
         const old = this.table(name);
-        const meta: TableMeta = { name, db: dbName, dim: shape.dim, keyType: shape.keyType, count, fingerprint: shape.fingerprint, source: shape.source, updatedAt: new Date().toISOString() };
+        const meta: TableMeta = { name, db: dbName, dim: shape.dim, keyType: shape.keyType, count, fingerprint: shape.fingerprint, source: shape.source, updatedAt: new Date().toISOString(), checksum: staged.checksum.toString() };
         this.metaDb().putSync(TABLE + name, meta);
         this.metaDb().removeSync(STAGING + dbName);
         if (old) this.dropRowDb(old.db);
@@ -328,6 +346,7 @@ export class LmdbStore {
       this.forgetMeta();
       return this.table(name)!;
     });
+    return staged;
   }
 
   /** Every row of `table` in ascending key order, `chunkRows` at a time (buffers reused between chunks). */
@@ -404,11 +423,67 @@ export class LmdbStore {
     return this.meta!;
   }
 
-  private updateCount(meta: TableMeta, db: RowDatabase): void {
+  /**
+   * The table's checksum as committed, read inside the caller's write transaction (so no other writer's
+   * change is missed); null for a table written before checksums were kept.
+   */
+  private checksumOf(meta: TableMeta): RowChecksum | null {
+    const current = this.metaDb().get(TABLE + meta.name) as TableMeta | undefined;
+    return current?.db === meta.db ? RowChecksum.parse(current.checksum) : null;
+  }
+
+  private updateCount(meta: TableMeta, db: RowDatabase, sum: RowChecksum | null): void {
     this.forgetMeta();
-    meta = { ...meta, count: entryCount(db) };
+    meta = { ...meta, count: entryCount(db), checksum: sum ? sum.toString() : null };
     meta.updatedAt = new Date().toISOString();
     this.metaDb().putSync(TABLE + meta.name, meta);
+  }
+
+  /**
+   * Refuses (HpsError CORRUPT) a store whose table metadata names a rows database that is not in the
+   * file, or counts other rows than that database holds. Metadata and rows change in one transaction, so
+   * one snapshot sees them agree; a disagreement seen twice, in two snapshots, is damage.
+   */
+  private checkTableDbs(): void {
+    if (!this.meta) return;
+    let problem: string | null = null;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      this.env.resetReadTxn();
+      const names = new Set<string>();
+      for (const key of this.env.getKeys()) names.add(String(key));
+      const tables = this.tables();
+      problem = null;
+      for (const t of tables) {
+        if (!names.has(t.db)) {
+          problem = `table ${t.name}: its rows database ${t.db} is missing (${META_DB} records ${t.count} rows for it)`;
+          break;
+        }
+      }
+      if (!problem) {
+        for (const t of tables) this.openExistingRowDb(t.db);
+        this.env.resetReadTxn();
+        for (const t of this.tables()) {
+          const db = this.rowDbs.get(t.db);
+          const rows = db ? countOrNull(db) : null;
+          if (rows !== null && rows !== t.count) {
+            problem = `table ${t.name}: ${META_DB} records ${t.count} rows, its rows database ${t.db} holds ${rows}`;
+            break;
+          }
+        }
+      }
+      if (!problem) return;
+    }
+    throw new HpsError('CORRUPT', `model ${this.model}: ${join(this.path, 'data.mdb')} is damaged: ${problem}; refusing to open it (restore the store from a copy, or import the table again)`);
+  }
+
+  /** Opens a rows database that exists, never creating one (an import may have dropped it since it was listed). */
+  private openExistingRowDb(name: string): void {
+    if (this.rowDbs.has(name)) return;
+    try {
+      this.rowDbs.set(name, this.env.openDB<Buffer, Buffer>(name, { ...ROW_DB_OPTIONS, create: false } as typeof ROW_DB_OPTIONS));
+    } catch {
+      // gone since it was listed: the next snapshot's metadata no longer names it
+    }
   }
 
   /** Drops the staging databases of imports whose process is gone (killed or crashed). */
@@ -468,6 +543,15 @@ function isStaging(value: unknown): value is StagingRecord {
 /** A staging entry whose import may still be running (entries of older versions record no owner: dead). */
 function isLive(value: unknown): value is StagingRecord {
   return isStaging(value) && ownerAlive(value.owner);
+}
+
+/** entryCount, or null where a handle opened by another thread at the same moment is not valid yet (lmdb-js notes the race). */
+function countOrNull(db: RowDatabase): number | null {
+  try {
+    return entryCount(db);
+  } catch {
+    return null;
+  }
 }
 
 function entryCount(db: RowDatabase): number {
