@@ -31,7 +31,7 @@ export async function buildTable(
   config: ResolvedConfig, model: ModelConfig, table: TableConfig,
   store: LmdbStore | null, sparse: ImportSource | null,
   warn: (line: string) => void, log: (line: string) => void,
-  l1Cache?: (spec: L1Spec) => EmbeddingCache, redisClients: Cluster[] | null = null,
+  l1Cache?: (spec: L1Spec) => EmbeddingCache, redisClients: Cluster[] | null = null, redisEvents: (line: string) => void = log,
 ): Promise<BuiltTable> {
   const rows = store?.table(table.name)?.count ?? sparse?.totalRows ?? 0;
   const v = config.volatileDb;
@@ -49,7 +49,7 @@ export async function buildTable(
   }
   let redis: RedisTier | null = null;
   if (v.type === 'redis_cluster' && redisClients) {
-    redis = redisTierFor(redisClients, config, model, table, log);
+    redis = redisTierFor(redisClients, config, model, table, redisEvents);
     // The near cache: a host arena in front of Redis, holding what this process read from it.
     if (v.nearCache) {
       l2 = HostArena.create({

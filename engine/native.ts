@@ -29,6 +29,8 @@ export interface NativeCacheOptions {
 /** The raw addon cache. Buffers passed in must stay unchanged until the returned promise settles. */
 export interface NativeCache {
   readonly capacity: number;
+  /** Host seconds spent on sharded queries' own work (merging the devices' miss flags), summed. */
+  readonly shardingSeconds: number;
   /** `base` is added to every missing position (when the call is one chunk of a larger query). */
   query(keys: BigInt64Array, out: Float32Array, base?: number): Promise<Uint32Array>;
   /** combiner 0: sum, 1: mean, 2: sqrtn. */

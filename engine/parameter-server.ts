@@ -126,6 +126,11 @@ interface OpenContext {
   splitMinKeys: number;
   /** The Redis Cluster clients every model's tables share, when volatile_db is a redis_cluster. */
   redisClients: Cluster[];
+  /**
+   * Where runtime events go (a Redis partition failing and answering again, a skipped update message):
+   * `options.warn` not deduplicated, since each outage is logged when it starts and when it ends.
+   */
+  events: (line: string) => void;
 }
 
 /** HPS's SparseLookupLayer combines with `mean` unless told otherwise. */
@@ -179,6 +184,7 @@ export class ParameterServer {
       kernels: new PipelineKernels(),
       splitMinKeys,
       redisClients: resolved.volatileDb.type === 'redis_cluster' ? await openRedisClients(resolved) : [],
+      events: options.warn ?? console.warn,
     };
     const imports: ImportReport[] = [];
     const models = new Map<string, ModelEntry>();
@@ -196,7 +202,7 @@ export class ParameterServer {
         server.updates = await startUpdates(resolved, tables, {
           storedId: (model, table, name) => server.models.get(model)?.tables.find((t) => t.config.name === table)?.built.parts.store?.mark(name),
           apply: (model, table, keys, vectors, mark) => server.applyUpdate(model, table, keys, vectors, mark),
-        }, context.log);
+        }, context.events);
       } catch (e) {
         await server.close();
         throw e;
@@ -590,7 +596,7 @@ interface OpenedModel {
 
 async function openModel(
   config: ResolvedConfig, model: ModelConfig, imports: ImportReport[], options: OpenOptions,
-  warn: (line: string) => void, log: (line: string) => void, redisClients: Cluster[],
+  warn: (line: string) => void, log: (line: string) => void, redisClients: Cluster[], events: (line: string) => void,
 ): Promise<OpenedModel> {
   const progress = options.progress;
   const { persistentDb } = config;
@@ -607,7 +613,7 @@ async function openModel(
       } else if (table.sparseFile) {
         warn(`hps: model ${model.name} table ${table.name}: sparse file ${table.sparseFile} is not loaded because persistent_db and volatile_db are both disabled; lookups return the default vector`);
       }
-      opened.tables.push({ config: table, index, built: await buildTable(config, model, table, store, sparse, warn, log, options.l1Cache, redisClients) });
+      opened.tables.push({ config: table, index, built: await buildTable(config, model, table, store, sparse, warn, log, options.l1Cache, redisClients, events) });
     }
     return opened;
   } catch (e) {
@@ -628,7 +634,7 @@ async function closeOpened(models: OpenedModel[]): Promise<void> {
 
 /** Opens one model: its store (importing changed sparse files), its tables' tiers, its worker pool. */
 async function openEntry(config: ResolvedConfig, model: ModelConfig, imports: ImportReport[], context: OpenContext): Promise<ModelEntry> {
-  const opened = await openModel(config, model, imports, context.options, context.warn, context.log, context.redisClients);
+  const opened = await openModel(config, model, imports, context.options, context.warn, context.log, context.redisClients, context.events);
   let pool: LookupPool | null = null;
   if (config.workerThreads > 0 && opened.tables.length > 0) {
     const parts = opened.tables.map((t) => t.built.parts);

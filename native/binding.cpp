@@ -42,7 +42,8 @@ class Cache : public Napi::ObjectWrap<Cache> {
                         InstanceMethod("insert", &Cache::Insert), InstanceMethod("update", &Cache::Update),
                         InstanceMethod("erase", &Cache::Erase), InstanceMethod("dump", &Cache::Dump),
                         InstanceMethod("clear", &Cache::Clear), InstanceMethod("close", &Cache::Close),
-                        InstanceAccessor("capacity", &Cache::Capacity, nullptr)});
+                        InstanceAccessor("capacity", &Cache::Capacity, nullptr),
+                        InstanceAccessor("shardingSeconds", &Cache::ShardingSeconds, nullptr)});
   }
 
   explicit Cache(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Cache>(info) {
@@ -79,6 +80,10 @@ class Cache : public Napi::ObjectWrap<Cache> {
  private:
   Napi::Value Capacity(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), static_cast<double>(engine_ ? engine_->capacity() : 0));
+  }
+
+  Napi::Value ShardingSeconds(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), engine_ ? engine_->shardingSeconds() : 0);
   }
 
   Napi::Value start(const Napi::CallbackInfo& info, std::unique_ptr<Request> r, std::vector<Napi::Value> hold);

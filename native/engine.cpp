@@ -1,8 +1,10 @@
 #include "engine.h"
+
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstring>
-#include <atomic>
 #include <functional>
 #include "kernels.h"
 
@@ -189,9 +191,9 @@ void Engine::close() {
       if (c >= s.dev.size()) continue;
       SlotDevice& sd = s.dev[c];
       for (DeviceBuf* b : {&sd.keys, &sd.vectors, &sd.rows, &sd.miss, &sd.missByPos, &sd.offsets, &sd.weights,
-                           &sd.scratch, &sd.leader, &sd.lastOf, &sd.pooled, &sd.counters, &sd.dumpKeys, &sd.positions})
+                           &sd.scratch, &sd.leader, &sd.lastOf, &sd.pooled, &sd.counters, &sd.dumpKeys})
         b->release();
-      for (PinnedBuf* b : {&sd.hMiss, &sd.hMissByPos, &sd.hPooled, &sd.hCounters, &sd.hShardKeys, &sd.hShardPos})
+      for (PinnedBuf* b : {&sd.hMiss, &sd.hMissByPos, &sd.hPooled, &sd.hCounters})
         b->release();
       if (sd.stream) cudaStreamDestroy(sd.stream);
       if (sd.done) cudaEventDestroy(sd.done);
@@ -333,95 +335,29 @@ void Engine::submitQuery(Request& r, Slot& s) {
   r.staged = !direct || !isPinned(r.out, rowBytes);
   float* hostRows = r.staged ? static_cast<float*>(s.hRows.ensure(rowBytes)) : r.out;
   uint32_t now = ++clock_;
-  if (opt_.sharded && tables_.size() > 1) return submitRoutedQuery(r, s, hostRows, now);
   const int64_t* hk = stageKeys(r, s);
-  size_t c = nextReplica_++ % tables_.size();
-  r.copies.push_back(c);
-  DeviceTable& t = tables_[c];
-  SlotDevice& sd = s.dev[c];
-  check(cudaSetDevice(t.device), "cudaSetDevice");
-  auto* dk = static_cast<int64_t*>(sd.keys.ensure(r.n * sizeof(int64_t)));
-  auto* dm = static_cast<uint8_t*>(sd.miss.ensure(r.n));
-  float* target = direct ? hostRows : static_cast<float*>(sd.rows.ensure(rowBytes));
-  order(c, sd, false);
-  check(cudaMemcpyAsync(dk, hk, r.n * sizeof(int64_t), cudaMemcpyHostToDevice, sd.stream), "cudaMemcpyAsync (keys)");
-  launchQuery(t.view, dk, r.n, target, nullptr, dm, nullptr, filterFor(c), now, opt_.tile, sd.stream);
-  check(cudaGetLastError(), "query kernel");
-  check(cudaMemcpyAsync(sd.hMiss.ensure(r.n), dm, r.n, cudaMemcpyDeviceToHost, sd.stream), "cudaMemcpyAsync (miss)");
-  if (!direct) check(cudaMemcpyAsync(hostRows, target, rowBytes, cudaMemcpyDeviceToHost, sd.stream), "cudaMemcpyAsync (rows)");
-  check(cudaEventRecord(sd.done, sd.stream), "cudaEventRecord");
-  t.readsSinceWrite.push_back(sd.done);
-}
-
-// Splits a request's keys by owning device (shardOf of the key's hash): per device, its keys and their
-// positions in the request, in that device's pinned staging, in request order. Large batches are split
-// over a few threads: each counts its range's keys per device, then writes them at its own offsets.
-void Engine::routeKeys(const int64_t* keys, uint32_t n, Slot& s) {
-  const uint32_t shards = static_cast<uint32_t>(tables_.size());
-  HostPool& pool = HostPool::get();
-  unsigned threads = std::min(pool.width(), std::max<uint32_t>(1, n >> 15));  // 32 Ki keys or more each
-  uint32_t step = (n + threads - 1) / threads;
-  std::vector<uint16_t> owner(n);
-  std::vector<uint32_t> counts(size_t(threads) * shards, 0);
-  auto parallel = [&](const std::function<void(unsigned)>& body) { pool.run(threads, body); };
-  parallel([&](unsigned t) {
-    uint32_t lo = std::min<uint64_t>(n, uint64_t(t) * step), hi = std::min<uint64_t>(n, uint64_t(t + 1) * step);
-    uint32_t* c = counts.data() + size_t(t) * shards;
-    for (uint32_t i = lo; i < hi; i++) {
-      uint16_t o = static_cast<uint16_t>(shardOf(mixKey(keys[i]), shards));
-      owner[i] = o;
-      c[o]++;
-    }
-  });
-  // counts[t][d] becomes thread t's first index in device d's list.
-  for (uint32_t d = 0; d < shards; d++) {
-    uint32_t at = 0;
-    for (unsigned t = 0; t < threads; t++) {
-      uint32_t k = counts[size_t(t) * shards + d];
-      counts[size_t(t) * shards + d] = at;
-      at += k;
-    }
-    SlotDevice& sd = s.dev[d];
-    sd.shardCount = at;
-    sd.hShardKeys.ensure(size_t(std::max<uint32_t>(at, 1)) * sizeof(int64_t));
-    sd.hShardPos.ensure(size_t(std::max<uint32_t>(at, 1)) * sizeof(uint32_t));
+  // Replicated: one copy answers (round robin). Sharded: every device gets every key and answers the
+  // keys it owns (the kernel's shard filter flags the others 2), writing their rows at their positions
+  // in the output. Nothing is routed on the host: a key costs 8 more bytes on each device's link, and
+  // the devices' miss flags are merged in finish().
+  if (opt_.sharded) {
+    for (size_t c = 0; c < tables_.size(); c++) r.copies.push_back(c);
+  } else {
+    r.copies.push_back(nextReplica_++ % tables_.size());
   }
-  parallel([&](unsigned t) {
-    uint32_t lo = std::min<uint64_t>(n, uint64_t(t) * step), hi = std::min<uint64_t>(n, uint64_t(t + 1) * step);
-    std::vector<uint32_t> next(counts.begin() + size_t(t) * shards, counts.begin() + size_t(t + 1) * shards);
-    std::vector<int64_t*> k(shards);
-    std::vector<uint32_t*> p(shards);
-    for (uint32_t d = 0; d < shards; d++) k[d] = s.dev[d].hShardKeys.as<int64_t>(), p[d] = s.dev[d].hShardPos.as<uint32_t>();
-    for (uint32_t i = lo; i < hi; i++) {
-      uint16_t o = owner[i];
-      uint32_t at = next[o]++;
-      k[o][at] = keys[i];
-      p[o][at] = i;
-    }
-  });
-}
-
-// Sharded: each key goes only to the device that owns it (routed on the host, see routeKeys), whose
-// kernel writes its hits at the keys' positions of the pinned output; the devices run concurrently.
-void Engine::submitRoutedQuery(Request& r, Slot& s, float* hostRows, uint32_t now) {
-  r.routed = true;
-  routeKeys(r.keys, r.n, s);
-  for (size_t c = 0; c < tables_.size(); c++) {
-    SlotDevice& sd = s.dev[c];
-    uint32_t m = sd.shardCount;
-    if (m == 0) continue;
-    r.copies.push_back(c);
+  for (size_t c : r.copies) {
     DeviceTable& t = tables_[c];
+    SlotDevice& sd = s.dev[c];
     check(cudaSetDevice(t.device), "cudaSetDevice");
-    auto* dk = static_cast<int64_t*>(sd.keys.ensure(m * sizeof(int64_t)));
-    auto* dp = static_cast<uint32_t*>(sd.positions.ensure(m * sizeof(uint32_t)));
-    auto* dm = static_cast<uint8_t*>(sd.miss.ensure(m));
+    auto* dk = static_cast<int64_t*>(sd.keys.ensure(r.n * sizeof(int64_t)));
+    auto* dm = static_cast<uint8_t*>(sd.miss.ensure(r.n));
+    float* target = direct ? hostRows : static_cast<float*>(sd.rows.ensure(rowBytes));
     order(c, sd, false);
-    check(cudaMemcpyAsync(dk, sd.hShardKeys.ptr, m * sizeof(int64_t), cudaMemcpyHostToDevice, sd.stream), "cudaMemcpyAsync (keys)");
-    check(cudaMemcpyAsync(dp, sd.hShardPos.ptr, m * sizeof(uint32_t), cudaMemcpyHostToDevice, sd.stream), "cudaMemcpyAsync (positions)");
-    launchQuery(t.view, dk, m, hostRows, dp, dm, nullptr, ShardFilter{0, 1}, now, opt_.tile, sd.stream);
+    check(cudaMemcpyAsync(dk, hk, r.n * sizeof(int64_t), cudaMemcpyHostToDevice, sd.stream), "cudaMemcpyAsync (keys)");
+    launchQuery(t.view, dk, r.n, target, dm, nullptr, filterFor(c), now, opt_.tile, sd.stream);
     check(cudaGetLastError(), "query kernel");
-    check(cudaMemcpyAsync(sd.hMiss.ensure(m), dm, m, cudaMemcpyDeviceToHost, sd.stream), "cudaMemcpyAsync (miss)");
+    check(cudaMemcpyAsync(sd.hMiss.ensure(r.n), dm, r.n, cudaMemcpyDeviceToHost, sd.stream), "cudaMemcpyAsync (miss)");
+    if (!direct) check(cudaMemcpyAsync(hostRows, target, rowBytes, cudaMemcpyDeviceToHost, sd.stream), "cudaMemcpyAsync (rows)");
     check(cudaEventRecord(sd.done, sd.stream), "cudaEventRecord");
     t.readsSinceWrite.push_back(sd.done);
   }
@@ -460,7 +396,7 @@ void Engine::submitPooled(Request& r, Slot& s) {
           "cudaMemcpyAsync (offsets)");
     if (hw) check(cudaMemcpyAsync(dw, hw, r.n * sizeof(float), cudaMemcpyHostToDevice, sd.stream), "cudaMemcpyAsync (weights)");
     launchDedup(dk, r.n, scratch, slots, leader, lastOf, sd.stream);
-    launchQuery(t.view, dk, r.n, rows, nullptr, miss, leader, filterFor(c), now, opt_.tile, sd.stream);
+    launchQuery(t.view, dk, r.n, rows, miss, leader, filterFor(c), now, opt_.tile, sd.stream);
     launchPool(rows, opt_.dim, doff, r.rows, dw, leader, miss, missByPos, r.combiner, pooled, sd.stream);
     check(cudaGetLastError(), "pooled lookup kernels");
     // One device and a pinned output: the pooled rows go straight into it.
@@ -526,16 +462,7 @@ void Engine::finish(Request& r, Slot& s) {
       r.missing.resize(r.n);
       uint32_t* m = r.missing.data();
       size_t count = 0;
-      if (r.routed) {
-        // Each device's miss flags are in its own key order: mark them by position, then list them.
-        std::vector<uint8_t> byPos(r.n, 0);
-        for (size_t c : r.copies) {
-          const uint8_t* f = s.dev[c].hMiss.as<uint8_t>();
-          const uint32_t* pos = s.dev[c].hShardPos.as<uint32_t>();
-          for (uint32_t j = 0; j < s.dev[c].shardCount; j++) byPos[pos[j]] |= f[j];
-        }
-        for (uint32_t i = 0; i < r.n; i++) m[count] = i, count += byPos[i];
-      } else if (r.copies.size() == 1) {
+      if (r.copies.size() == 1) {
         // Eight flags at a time: runs of hits cost one load.
         const uint8_t* f = flagsOf(r.copies[0]);
         uint32_t i = 0;
@@ -547,12 +474,43 @@ void Engine::finish(Request& r, Slot& s) {
         }
         for (; i < r.n; i++) m[count] = i, count += f[i] == 1;
       } else {
-        for (uint32_t i = 0; i < r.n; i++) {
+        // Sharded: a key missed when its owner flags it 1 (the others flag it 2, not theirs). Eight
+        // keys at a time over every device's flags, the positions split over the host pool; timed as
+        // the host's share of sharding.
+        auto t0 = std::chrono::steady_clock::now();
+        std::vector<const uint8_t*> flags;
+        for (size_t c : r.copies) flags.push_back(flagsOf(c));
+        auto missed = [&](uint32_t j) {
           bool miss = false;
-          for (size_t c : r.copies) miss |= flagsOf(c)[i] == 1;
-          m[count] = i;
-          count += miss;
+          for (const uint8_t* f : flags) miss |= f[j] == 1;
+          return miss;
+        };
+        HostPool& pool = HostPool::get();
+        unsigned parts = std::min<unsigned>(pool.width(), std::max<uint32_t>(1, r.n >> 16));
+        uint32_t step = ((r.n + parts - 1) / parts + 7) & ~7u;  // whole words of 8 flags
+        std::vector<std::vector<uint32_t>> found(parts);
+        pool.run(parts, [&](unsigned p) {
+          uint32_t lo = std::min<uint64_t>(r.n, uint64_t(p) * step), hi = std::min<uint64_t>(r.n, uint64_t(p + 1) * step);
+          std::vector<uint32_t>& out = found[p];
+          uint32_t i = lo;
+          for (; i + 8 <= hi; i += 8) {
+            uint64_t ones = 0;
+            for (const uint8_t* f : flags) {
+              uint64_t w;
+              std::memcpy(&w, f + i, 8);
+              ones |= w & 0x0101010101010101ULL;
+            }
+            if (ones == 0) continue;
+            for (uint32_t j = i; j < i + 8; j++) if (missed(j)) out.push_back(j);
+          }
+          for (; i < hi; i++) if (missed(i)) out.push_back(i);
+        });
+        for (const std::vector<uint32_t>& part : found) {
+          std::memcpy(m + count, part.data(), part.size() * sizeof(uint32_t));
+          count += part.size();
         }
+        auto spent = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
+        shardingNanos_.fetch_add(static_cast<uint64_t>(spent), std::memory_order_relaxed);
       }
       r.missing.resize(count);
       if (!pooled) {

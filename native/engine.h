@@ -53,7 +53,6 @@ struct Request {
   int slot = -1;
   std::vector<size_t> copies;  // table copies (indices into the engine's tables) this request used
   bool staged = false;         // rows landed in the slot's staging buffer, not in `out`
-  bool routed = false;         // sharded query: each device got only its own keys (see routeKeys)
 };
 
 struct DeviceTable {
@@ -67,11 +66,8 @@ struct SlotDevice {
   cudaStream_t stream = nullptr;
   cudaEvent_t done = nullptr;
   DeviceBuf keys, vectors, rows, miss, missByPos, offsets, weights, scratch, leader, lastOf, pooled, counters,
-      dumpKeys, positions;
+      dumpKeys;
   PinnedBuf hMiss, hMissByPos, hPooled, hCounters;
-  // Sharded queries: this device's keys and their positions in the request (routeKeys).
-  PinnedBuf hShardKeys, hShardPos;
-  uint32_t shardCount = 0;
 };
 
 struct Slot {
@@ -88,6 +84,8 @@ class Engine {
 
   uint64_t capacity() const { return capacity_; }
   const EngineOptions& options() const { return opt_; }
+  // Host time spent on sharded queries' own work (merging the devices' miss flags), summed over requests.
+  double shardingSeconds() const { return shardingNanos_.load(std::memory_order_relaxed) * 1e-9; }
   // Queues a request; its `done` runs on the worker thread. Throws once closed.
   void enqueue(std::unique_ptr<Request> r);
   // Finishes queued requests, then frees every device and host buffer.
@@ -99,8 +97,6 @@ class Engine {
   void finish(Request& r, Slot& s);
   void order(size_t d, SlotDevice& sd, bool write);
   void submitQuery(Request& r, Slot& s);
-  void submitRoutedQuery(Request& r, Slot& s, float* hostRows, uint32_t now);
-  void routeKeys(const int64_t* keys, uint32_t n, Slot& s);
   void submitPooled(Request& r, Slot& s);
   void submitMutation(Request& r, Slot& s);
   const int64_t* stageKeys(Request& r, Slot& s);
@@ -118,6 +114,7 @@ class Engine {
   bool stopping_ = false;
   uint32_t clock_ = 0;
   uint32_t nextReplica_ = 0;
+  std::atomic<uint64_t> shardingNanos_{0};
   std::thread worker_;
 };
 

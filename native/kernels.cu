@@ -102,8 +102,7 @@ __device__ __forceinline__ bool skipShard(uint64_t h, ShardFilter f) {
 
 template <int T>
 __global__ void __launch_bounds__(kBlock, 8) queryKernel(TableView t, const int64_t* __restrict__ keys, uint32_t n, float* out,
-                            const uint32_t* __restrict__ positions, uint8_t* __restrict__ miss,
-                            const int* __restrict__ leader, ShardFilter filter, uint32_t now) {
+                            uint8_t* __restrict__ miss, const int* __restrict__ leader, ShardFilter filter, uint32_t now) {
   Tile<T> tile;
   uint32_t tiles = gridDim.x * (blockDim.x / T);
   for (uint32_t i = (blockIdx.x * blockDim.x + threadIdx.x) / T; i < n; i += tiles) {
@@ -123,8 +122,7 @@ __global__ void __launch_bounds__(kBlock, 8) queryKernel(TableView t, const int6
       if (t.policy == kLfu) atomicAdd(t.scores + at, 1u);
       else t.scores[at] = now;
     }
-    size_t row = positions ? positions[i] : i;
-    copyRow(tile, out + row * t.dim, t.values + at * t.stride, t.dim);
+    copyRow(tile, out + size_t(i) * t.dim, t.values + at * t.stride, t.dim);
   }
 }
 
@@ -322,12 +320,12 @@ uint32_t gridFor(uint64_t items, int perBlock) {
 
 }  // namespace
 
-void launchQuery(const TableView& t, const int64_t* keys, uint32_t n, float* out, const uint32_t* positions,
-                 uint8_t* miss, const int* leader, ShardFilter filter, uint32_t now, int tile, cudaStream_t stream) {
+void launchQuery(const TableView& t, const int64_t* keys, uint32_t n, float* out, uint8_t* miss,
+                  const int* leader, ShardFilter filter, uint32_t now, int tile, cudaStream_t stream) {
   if (n == 0) return;
-  if (tile == 32) queryKernel<32><<<gridFor(n, kBlock / 32), kBlock, 0, stream>>>(t, keys, n, out, positions, miss, leader, filter, now);
-  else if (tile == 16) queryKernel<16><<<gridFor(n, kBlock / 16), kBlock, 0, stream>>>(t, keys, n, out, positions, miss, leader, filter, now);
-  else queryKernel<8><<<gridFor(n, kBlock / 8), kBlock, 0, stream>>>(t, keys, n, out, positions, miss, leader, filter, now);
+  if (tile == 32) queryKernel<32><<<gridFor(n, kBlock / 32), kBlock, 0, stream>>>(t, keys, n, out, miss, leader, filter, now);
+  else if (tile == 16) queryKernel<16><<<gridFor(n, kBlock / 16), kBlock, 0, stream>>>(t, keys, n, out, miss, leader, filter, now);
+  else queryKernel<8><<<gridFor(n, kBlock / 8), kBlock, 0, stream>>>(t, keys, n, out, miss, leader, filter, now);
 }
 
 void launchDedup(const int64_t* keys, uint32_t n, int* scratch, uint32_t slots, int* leader, int* lastOf,

@@ -8,12 +8,12 @@
 
 namespace hps {
 
-// Query: for key i, a hit copies its row to out row (positions ? positions[i] : i) and sets miss[i] = 0;
-// a miss sets miss[i] = 1 and leaves the row alone. `out` may be mapped pinned host memory (the rows
+// Query: for key i, a hit copies its row to out row i and sets miss[i] = 0; a miss sets miss[i] = 1
+// and leaves the row alone; a key of another shard (sharded tables) sets miss[i] = 2. `out` may be mapped pinned host memory (the rows
 // then cross PCIe straight from the kernel). With `leader`, only i == leader[i] are looked up. `tile`
 // is the number of threads that work on one key (8, 16 or 32).
-void launchQuery(const TableView& t, const int64_t* keys, uint32_t n, float* out, const uint32_t* positions,
-                 uint8_t* miss, const int* leader, ShardFilter filter, uint32_t now, int tile, cudaStream_t stream);
+void launchQuery(const TableView& t, const int64_t* keys, uint32_t n, float* out, uint8_t* miss,
+                  const int* leader, ShardFilter filter, uint32_t now, int tile, cudaStream_t stream);
 
 // Dedup: after it, lastOf[i] is the largest j with keys[j] == keys[i] and leader[i] one such j, the same
 // for every occurrence of the key (whichever claimed the key's slot first, not necessarily the smallest).

@@ -1,6 +1,7 @@
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { ParameterServer } from '../engine/parameter-server.js';
 import { MODEL_VERSION } from './hps-model.js';
+import { registerRedisMetrics } from './redis-metrics.js';
 
 /** Durations of one inference, in nanoseconds: decoding inputs, the lookups, encoding the response. */
 export interface InferTimes {
@@ -27,7 +28,8 @@ export interface ModelStatistics {
 
 /**
  * Request metrics under Triton's names (labelled by model and version) in a registry of this server's
- * own, per-table tier figures read from `ps.stats()` at each scrape, and the statistics extension's
+ * own, per-table tier figures read from `ps.stats()` at each scrape (the Redis tier's and the update
+ * source's in redis-metrics.ts), and the statistics extension's
  * per-model counts.
  */
 export class ServerMetrics {
@@ -52,6 +54,7 @@ export class ServerMetrics {
       output: counter('nv_inference_compute_output_duration_us', 'Cumulative inference compute output duration in microseconds (encoding OUTPUT0)'),
     };
     registerTableGauges(this.registry, psOf);
+    registerRedisMetrics(this.registry, psOf);
   }
 
   recordSuccess(model: string, times: InferTimes): void {

@@ -7,7 +7,7 @@ import { sameAsWasm } from './helpers/l1-equality.js';
 // ParameterServer with the CUDA L1 against the WASM L1, on random data: lookup, lookupMany,
 // lookupPooled (every combiner, with and without weights, reduced on the GPU), update, erase and
 // prefetch, on one GPU, replicated and sharded over two (devices 0 and 1, or device 0 listed twice on a
-// one-GPU machine), inline and split over workers; and the pinned outputs of allocOutput. Without a GPU
+// one-GPU machine) and, on a machine with more, over all of its GPUs, inline and split over workers; and the pinned outputs of allocOutput. Without a GPU
 // (CI) the suite registers no test and prints why.
 const native = loadNative();
 const fixtures: PipelineFixture[] = [];
@@ -27,6 +27,13 @@ if (!native.ok) {
     { name: `replicated on devices ${pair.join(', ')}`, devices: pair, deviceMode: 'replicated' as const },
     { name: `sharded on devices ${pair.join(', ')}`, devices: pair, deviceMode: 'sharded' as const },
   ];
+  if (native.devices > 2) {
+    const all = Array.from({ length: native.devices }, (_, d) => d);
+    layouts.push(
+      { name: `replicated on all ${all.length} GPUs`, devices: all, deviceMode: 'replicated' as const },
+      { name: `sharded on all ${all.length} GPUs`, devices: all, deviceMode: 'sharded' as const },
+    );
+  }
   for (const layout of layouts) {
     for (const workers of [0, 2]) {
       test(`${layout.name}, ${workers ? 'split over 2 workers' : 'inline'}: random requests give the WASM path's rows`, async () => {

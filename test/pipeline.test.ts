@@ -186,7 +186,10 @@ test('pooled lookups (sum, mean, sqrtn; with and without weights; empty rows) eq
     }
     // HPS's SparseLookupLayer default: no combiner given means mean.
     assert.equal(await ps.lookupPooled('m', 't', keys, offsets), await ps.lookupPooled('m', 't', keys, offsets, { combiner: 'mean' }));
-    assert.equal(ps.lookupPooledSync('m', 't', keys, offsets), await ps.lookupPooled('m', 't', keys, offsets, { combiner: 'mean' }));
+    // The synchronous path serves a WASM L1 on the calling thread; a CUDA L1 (picked by `auto` on a GPU
+    // machine) is refused by it, as documented.
+    if (ps.tableInfo('m', 't').tiers.includes('l1:cuda')) await expectError(async () => ps.lookupPooledSync('m', 't', keys, offsets), 'BAD_CONFIG', /cannot be read synchronously: it has a cuda L1 cache/);
+    else assert.equal(ps.lookupPooledSync('m', 't', keys, offsets), await ps.lookupPooled('m', 't', keys, offsets, { combiner: 'mean' }));
     assert.not.equal(await ps.lookupPooled('m', 't', keys, offsets), await ps.lookupPooled('m', 't', keys, offsets, { combiner: 'sum' }));
     await expectError(() => ps.lookupPooled('m', 't', keys, offsets, { combiner: 'max' as never }), 'BAD_ARGUMENT', /options.combiner: expected 'mean', 'sum' or 'sqrtn', got string "max"/);
     await expectError(() => ps.lookupPooled('m', 't', keys, [0, 5, 3, keys.length]), 'BAD_OFFSETS', /offsets\[2\]: 3 is not valid/);

@@ -171,7 +171,7 @@ test('a server killed mid-stream and restarted applies exactly the messages afte
 
 test('messages with a bad length or another table are counted, logged once with their ID, and skipped; the stream goes on', async () => {
   const lines: string[] = [];
-  const ps = await ParameterServer.open(config('store-d', 'bad.'), { progress: false, log: (l) => lines.push(l), warn: () => {} });
+  const ps = await ParameterServer.open(config('store-d', 'bad.'), { progress: false, log: () => {}, warn: (l) => lines.push(l) });
   try {
     const stream = 'bad.hps_et.m.t';
     const k = BigInt64Array.from([keys[1], keys[2]]);

@@ -5,7 +5,9 @@
 # the CUDA L1 picked by `auto`), each file in its own process, then the end-to-end benchmark through
 # ParameterServer. Logs and JSON go to $OUT. Carried (git-ignored): .device (node.xz, nm.tar.xz), dist,
 # build/hps_cuda.node, build/hps_gpu_bench.
-#   bench/gpu/device-run.sh [all|tests|bench|kernel]   (kernel: build/hps_gpu_bench and bench/gpu/e2e.ts, the cache alone)
+#   bench/gpu/device-run.sh [all|tests|bench|kernel|scale|multi]
+#   (kernel: build/hps_gpu_bench and bench/gpu/e2e.ts, the cache alone; scale: bench/gpu/scale.ts, replicated
+#   and sharded over 1, 2, 4 and 8 GPUs as the machine has; multi: the tests, then scale)
 set -uo pipefail
 xz -d -c .device/node.xz > /tmp/node && chmod +x /tmp/node && export PATH=/tmp:$PATH
 xz -d -c .device/nm.tar.xz | tar x
@@ -31,7 +33,7 @@ for d in range(torch.cuda.device_count()):
         print(f'pcie device {d} {way} GB/s {10 * 4 * n / (s.elapsed_time(e) * 1e-3) / 1e9:.1f}')
 PY
 pcie=$(awk '/device 0 d2h/ {print $NF}' "$OUT/pcie.txt")
-if [[ $stage == all || $stage == tests ]]; then
+if [[ $stage == all || $stage == tests || $stage == multi ]]; then
   for f in dist/test/cuda-*.test.js dist/test/pipeline*.test.js dist/test/pool.test.js dist/test/lookup-many.test.js; do
     timeout 150 node "$f" > /tmp/one.log 2>&1
     rc=$?
@@ -45,4 +47,7 @@ fi
 if [[ $stage == kernel ]]; then
   timeout 240 build/hps_gpu_bench "$OUT/kernel.json" 2>&1 | tee "$OUT/kernel.log"
   timeout 300 node dist/bench/gpu/e2e.js --kernel "$OUT/kernel.json" --out "$OUT/gpu.json" 2>&1 | tee "$OUT/e2e.log"
+fi
+if [[ $stage == scale || $stage == multi ]]; then
+  timeout 420 node dist/bench/gpu/scale.js --out "$OUT/gpu-scale.json" 2>&1 | tee "$OUT/scale.log"
 fi

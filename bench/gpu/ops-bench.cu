@@ -211,7 +211,7 @@ int main(int argc, char** argv) {
       // have been evicted by full buckets: those must miss, none may return a wrong row).
       cudaMemset(counters, 0, 32);
       launchInsert(t, iKeys, n, iRows, nullptr, ShardFilter{0, 1}, 2, found, counters, s);
-      launchQuery(t, iKeys, n, qOut, nullptr, miss, nullptr, ShardFilter{0, 1}, 3, 8, s);
+      launchQuery(t, iKeys, n, qOut, miss, nullptr, ShardFilter{0, 1}, 3, 8, s);
       check(cudaStreamSynchronize(s), "check insert");
       {
         std::vector<float> got(size_t(n) * dim);
@@ -229,7 +229,7 @@ int main(int argc, char** argv) {
       }
       launchErase(t, iKeys + present, n - present, nullptr, ShardFilter{0, 1}, counters, s);
       auto eraseNew = [&](int) { launchErase(t, iKeys + present, n - present, nullptr, ShardFilter{0, 1}, counters, s); };
-      report("query", dim, lf, n, tm.run(reps, [&](int r) { launchQuery(t, qKeys, n, qOut, nullptr, miss, nullptr, ShardFilter{0, 1}, 10 + r, 8, s); }, [](int) {}));
+      report("query", dim, lf, n, tm.run(reps, [&](int r) { launchQuery(t, qKeys, n, qOut, miss, nullptr, ShardFilter{0, 1}, 10 + r, 8, s); }, [](int) {}));
       report("insert", dim, lf, n, tm.run(reps, [&](int r) { launchInsert(t, iKeys, n, iRows, nullptr, ShardFilter{0, 1}, 100 + r, found, counters, s); }, eraseNew));
       report("dedup+insert", dim, lf, n, tm.run(reps, [&](int r) {
         launchDedup(iKeys, n, scratch, dslots, leader, lastOf, s);
@@ -238,7 +238,7 @@ int main(int argc, char** argv) {
       // Pooled over the query batch: 64 Ki rows of 16 keys, weighted mean (combiner 1).
       auto pooled = [&](int r) {
         launchDedup(qKeys, n, scratch, dslots, leader, lastOf, s);
-        launchQuery(t, qKeys, n, qOut, nullptr, miss, leader, ShardFilter{0, 1}, 300 + r, 8, s);
+        launchQuery(t, qKeys, n, qOut, miss, leader, ShardFilter{0, 1}, 300 + r, 8, s);
         launchPool(qOut, dim, offsets, poolRows, weights, leader, miss, missByPos, kMean, pOut, s);
       };
       if (dim == 32 && lf == 0.5) {  // one pooled row against the CPU

@@ -5,105 +5,21 @@
 // With two or more GPUs: one GPU against replicated and sharded tables over all of them, per call with 4
 // calls in flight, and the capacity of a sharded table twice one GPU's share.
 //   node dist/bench/gpu/ps-e2e.js --pcie 55 --out bench/results/gpu-ps.json [--quick]
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { ParameterServer } from '../../engine/index.js';
-import { CudaEmbeddingCache } from '../../engine/cache/cuda-cache.js';
 import { loadNative } from '../../engine/native.js';
+import { batchOf, check, dim, median, openFilled as open, rowsHeld, valueOf, type Layout } from './ps-fixture.js';
 
 const args = process.argv.slice(2);
 const argOf = (name: string) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
 const quick = args.includes('--quick');
 const outFile = argOf('--out') ?? 'bench/results/gpu-ps.json';
 const pcieGBs = Number(argOf('--pcie') ?? 55);
-const dim = 128;
 const share = quick ? 1 << 20 : 8 << 20;   // rows of one GPU's cache share
 const batch = quick ? 1 << 16 : 1 << 20;   // keys a call
 const reps = quick ? 5 : 11;
-const CHUNK = 1 << 20;
-
-let seed = 0x9e3779b9;
-function next32(): number { seed ^= seed << 13; seed >>>= 0; seed ^= seed >>> 17; seed ^= seed << 5; seed >>>= 0; return seed; }
-/** Key of row i: distinct, random-looking. */
-const keyOf = (i: number) => (BigInt(i) * 0x9e3779b97f4a7c15n + 0x1234567n) & 0x7fffffffffffffffn;
-/** Value of row i, column c: column 0 says the row, the rest a pattern that changes with i. */
-const valueOf = (i: number, c: number) => (c === 0 ? i : ((Math.imul(i & 0xffff, 2654435761) ^ Math.imul(c, 40503)) >>> 12) / 1048576);
-const median = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1];
-
-interface Layout { name: string; devices: number[]; deviceMode: 'replicated' | 'sharded'; capacity: number; fill: number; queryChunk?: number }
-
-async function open(layout: Layout, dir: string): Promise<{ ps: ParameterServer; cache: CudaEmbeddingCache }> {
-  // A small table on disk gives the model its L1; the CUDA cache itself is sized and filled here.
-  const folder = join(dir, layout.name.replace(/\W+/g, '-'));
-  mkdirSync(folder, { recursive: true });
-  const keys = BigInt64Array.from({ length: 64 }, (_, i) => -1n - BigInt(i));
-  writeFileSync(join(folder, 'key'), new Uint8Array(keys.buffer));
-  writeFileSync(join(folder, 'emb_vector'), new Uint8Array(new Float32Array(64 * dim).fill(0.5).buffer));
-  let cache: CudaEmbeddingCache | null = null;
-  const ps = await ParameterServer.open({
-    keyType: 'int64',
-    volatileDb: { type: 'hash_map', numPartitions: 2 },
-    workerThreads: 0,
-    models: [{ name: 'm', tables: [{ name: 't', dim, sparseFile: folder }] }],
-  }, {
-    progress: false, log: () => {},
-    l1Cache: (spec) => (cache = CudaEmbeddingCache.create({ dim: spec.dim, capacity: layout.capacity, devices: layout.devices, deviceMode: layout.deviceMode, queryChunk: layout.queryChunk })),
-  });
-  const c = cache as CudaEmbeddingCache | null;
-  if (!c) throw new Error('the L1 cache was not built');
-  const rows = c.pinnedFloat32(CHUNK * dim);
-  const ks = c.pinnedKeys(CHUNK);
-  for (let i = 0; i < CHUNK; i++) for (let d = 1; d < dim; d++) rows[i * dim + d] = valueOf(i, d);
-  for (let first = 0; first < layout.fill; first += CHUNK) {
-    const n = Math.min(CHUNK, layout.fill - first);
-    for (let i = 0; i < n; i++) {
-      ks[i] = keyOf(first + i);
-      rows[i * dim] = first + i;
-      if (((first + i) & 0xffff) !== (i & 0xffff)) for (let d = 1; d < dim; d++) rows[i * dim + d] = valueOf(first + i, d);
-    }
-    await c.insert(ks.subarray(0, n), rows.subarray(0, n * dim));
-  }
-  return { ps, cache: c };
-}
-
-/**
- * `n` distinct keys in random order that the cache holds (a full bucket evicts a few of the inserted
- * rows, so those are drawn again), and the row index of each.
- */
-async function batchOf(cache: CudaEmbeddingCache, n: number, fill: number): Promise<{ keys: BigInt64Array; rows: Int32Array }> {
-  const rows = new Int32Array(n);
-  const seen = new Set<number>();
-  const draw = () => {
-    let r: number;
-    do r = next32() % fill; while (seen.has(r));
-    seen.add(r);
-    return r;
-  };
-  for (let i = 0; i < n; i++) rows[i] = draw();
-  const keys = BigInt64Array.from(rows, (r) => keyOf(r));
-  const probe = cache.pinnedFloat32(n * dim);
-  for (let round = 0; round < 20; round++) {
-    const missing = await cache.query(keys, probe);
-    if (missing.length === 0) return { keys, rows };
-    for (const m of missing) {
-      rows[m] = draw();
-      keys[m] = keyOf(rows[m]);
-    }
-  }
-  throw new Error('could not draw a batch of cached keys');
-}
-
-function check(out: Float32Array, rows: Int32Array, what: string): void {
-  for (let i = 0; i < rows.length; i++) {
-    const r = rows[i];
-    for (let d = 0; d < dim; d++) {
-      const want = Math.fround(valueOf(r, d));
-      if (out[i * dim + d] !== want) throw new Error(`${what}: row ${i} (key of row ${r}) column ${d}: ${out[i * dim + d]}, expected ${want}`);
-    }
-  }
-}
 
 async function timeIt(fn: () => Promise<unknown>, n = reps): Promise<number[]> {
   await fn();
@@ -206,9 +122,7 @@ async function main(): Promise<void> {
       ];
       const multi: Record<string, unknown>[] = [];
       for (const layout of layouts) {
-        const t0 = performance.now();
-        const { ps: p, cache: c } = await open(layout, dir);
-        const fillS = (performance.now() - t0) / 1000;
+        const { ps: p, cache: c, fillSeconds: fillS } = await open(layout, dir);
         const b = await batchOf(c, batch, layout.fill);
         const o4 = [0, 1, 2, 3].map(() => p.allocOutput('m', 't', batch));
         await p.lookup('m', 't', b.keys, o4[0]);
@@ -232,14 +146,7 @@ async function main(): Promise<void> {
           groupedMs = median(await perCall(BigInt64Array.from(order, (i) => b.keys[i])));
         }
         // Capacity: every inserted row is looked up once; the share found is what the table holds.
-        let found = 0;
-        const probe = p.allocOutput('m', 't', CHUNK);
-        for (let first = 0; first < layout.fill; first += CHUNK) {
-          const n = Math.min(CHUNK, layout.fill - first);
-          const ks = BigInt64Array.from({ length: n }, (_, i) => keyOf(first + i));
-          const m = await c.query(ks, probe.subarray(0, n * dim));
-          found += n - m.length;
-        }
+        const found = await rowsHeld(p, c, layout.fill);
         const row = { ...layout, groupedByGpuMsPerCall: groupedMs, msPerCall: median(times), minMs: Math.min(...times), maxMs: Math.max(...times), keysPerSecond: batch / (median(times) * 1e-3), tableRows: c.capacity, inserted: layout.fill, found, fillSeconds: fillS };
         multi.push(row);
         if (groupedMs !== null) console.log(`${layout.name}: the same keys ordered by owning GPU: ${groupedMs.toFixed(2)} ms a call`);

@@ -163,7 +163,7 @@ int main(int argc, char** argv) {
     uint64_t hits = 0, queried = 0;
     for (int b = 0; b < batches; b++) {
       cudaMemset(qMiss, 7, batch);
-      launchQuery(t, qKeys[b], batch, qOut, nullptr, qMiss, nullptr, ShardFilter{0, 1}, 2, 8, s);
+      launchQuery(t, qKeys[b], batch, qOut, qMiss, nullptr, ShardFilter{0, 1}, 2, 8, s);
       check(cudaStreamSynchronize(s), "query");
       cudaMemcpy(out.data(), qOut, out.size() * 4, cudaMemcpyDeviceToHost);
       cudaMemcpy(miss.data(), qMiss, batch, cudaMemcpyDeviceToHost);
@@ -190,7 +190,7 @@ int main(int argc, char** argv) {
       for (int r = 0; r < reps + 3; r++) {
         int b = r % batches;
         cudaEventRecord(e0, s);
-        launchQuery(t, qKeys[b], batch, qOut, nullptr, qMiss, nullptr, ShardFilter{0, 1}, 3 + r, tile, s);
+        launchQuery(t, qKeys[b], batch, qOut, qMiss, nullptr, ShardFilter{0, 1}, 3 + r, tile, s);
         cudaEventRecord(e1, s);
         check(cudaEventSynchronize(e1), "timed query");
         float ms;

@@ -19,6 +19,11 @@ export interface ScaleSizes {
   latency: { batchSizes: number[]; samples: number; inFlight: number[]; inFlightBatches: number[] };
   /** server: request sizes, requests in flight, requests per round (at most), and an overload level. */
   server: { batches: number[]; inFlight: number[]; requests: number; overload: number };
+  /**
+   * redis: table rows x dim, lookup batch, the tier's partitions, interleaved rounds of the lookup sides;
+   * update-lag rates (keys/s), seconds of publishing per rate and round, and rounds.
+   */
+  redis: { keys: number; dim: number; batch: number; partitions: number; rounds: number; lagRates: number[]; lagSeconds: number; lagRounds: number };
 }
 
 export const SCALES: Record<Scale, ScaleSizes> = {
@@ -30,6 +35,7 @@ export const SCALES: Record<Scale, ScaleSizes> = {
     import: { keys: 2 ** 22, dim: 64, runs: 3 },
     latency: { batchSizes: [1, 64, 256, 1024, 16384, 262144], samples: 2000, inFlight: [1, 2, 4, 8, 16, 32, 64], inFlightBatches: [1024, 16384] },
     server: { batches: [16, 16384], inFlight: [1, 8, 64], requests: 4000, overload: 256 },
+    redis: { keys: 2 ** 18, dim: 32, batch: 16384, partitions: 8, rounds: 5, lagRates: [1000, 10000], lagSeconds: 3, lagRounds: 4 },
   },
   quick: {
     measure: { maxTime: 0.5, minSamples: 5 },
@@ -39,6 +45,7 @@ export const SCALES: Record<Scale, ScaleSizes> = {
     import: { keys: 2 ** 18, dim: 64, runs: 2 },
     latency: { batchSizes: [1, 64, 256, 1024, 16384, 262144], samples: 300, inFlight: [1, 4, 16, 64], inFlightBatches: [1024, 16384] },
     server: { batches: [16, 16384], inFlight: [1, 8, 64], requests: 1000, overload: 256 },
+    redis: { keys: 2 ** 16, dim: 32, batch: 16384, partitions: 8, rounds: 2, lagRates: [1000, 10000], lagSeconds: 1, lagRounds: 2 },
   },
   smoke: {
     measure: { maxTime: 0.02, minSamples: 3 },
@@ -48,5 +55,6 @@ export const SCALES: Record<Scale, ScaleSizes> = {
     import: { keys: 2 ** 12, dim: 16, runs: 1 },
     latency: { batchSizes: [1, 64, 256], samples: 20, inFlight: [1, 4], inFlightBatches: [64] },
     server: { batches: [16, 256], inFlight: [1, 4], requests: 40, overload: 16 },
+    redis: { keys: 2 ** 12, dim: 16, batch: 256, partitions: 4, rounds: 2, lagRates: [1000, 10000], lagSeconds: 0.2, lagRounds: 1 },
   },
 };

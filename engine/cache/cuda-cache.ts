@@ -90,8 +90,7 @@ export class CudaEmbeddingCache implements EmbeddingCache {
     if (tile !== 8 && tile !== 16 && tile !== 32) throw badConfig('queryTile', tile, '8, 16 or 32');
     const directWrite = o.directWrite ?? true;
     if (typeof directWrite !== 'boolean') throw badConfig('directWrite', directWrite, 'a boolean');
-    // Sharded queries are routed on the host per request: chunks multiply that cost (2x H200: 6.9 ms a
-    // 1 Mi-key call unchunked, 9.1 ms in 128 Ki chunks), so they are not chunked unless asked.
+    // Sharded queries go to every device whole; chunking them is measured by bench/gpu/scale.ts.
     const queryChunk = o.queryChunk ?? (o.deviceMode === 'sharded' ? 0 : 131072);
     if (!Number.isInteger(queryChunk) || queryChunk < 0) throw badConfig('queryChunk', queryChunk, 'an integer >= 0');
     try {
@@ -220,6 +219,14 @@ export class CudaEmbeddingCache implements EmbeddingCache {
   async clear(): Promise<void> {
     await call(this.open().clear(), 'clear');
     this.counters.size = 0;
+  }
+
+  /**
+   * Host seconds that sharding has cost queries so far: every device gets every key and answers its
+   * own, so the host's only work is merging the devices' miss flags (0 for one device or replicas).
+   */
+  get shardingSeconds(): number {
+    return this.native?.shardingSeconds ?? 0;
   }
 
   stats(): CacheStats {

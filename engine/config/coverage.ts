@@ -91,7 +91,7 @@ export const COVERAGE: { readonly [P in FieldPath<ResolvedConfig>]: Coverage } =
   'persistentDb.maxSetBatchSize': listed('persistent_db.max_set_batch_size', D.PERSISTENT_MAX_BATCH_SIZE),
   // Online updates through Redis Streams (Kafka, HPS's source, is listed by ps-json-unused.ts).
   'updateSource.type': honoured(PS),
-  'updateSource.addresses': honoured(UPDATES, 'engine/updates/publisher.ts'),
+  'updateSource.addresses': honoured('engine/updates/attach.ts', 'engine/updates/publisher.ts'),
   'updateSource.streamPrefix': honoured('engine/updates/attach.ts', 'engine/updates/publisher.ts'),
   // Every serving process must read every message, which a consumer group would split between them.
   'updateSource.group': listed('update_source.group', D.STREAM_GROUP),

@@ -2,13 +2,26 @@ import type { Cluster } from 'ioredis';
 import type { ModelConfig, ResolvedConfig, TableConfig } from '../config/types.js';
 import type { ImportSource } from '../import/source.js';
 import type { LmdbStore } from '../lmdb/lmdb-store.js';
-import { connectCluster } from './connect.js';
+import { connectCluster, type RedisEndpoint } from './connect.js';
 import { RedisTier } from './redis-tier.js';
 
 /** A Redis command that has not answered after this long counts as a fault (its keys fall through). */
 export const COMMAND_TIMEOUT_MS = 2000;
 /** A failed partition is skipped this long before it is probed again. */
 export const RETRY_AFTER_MS = 1000;
+
+/**
+ * A Redis endpoint at `addresses` with volatile_db's credentials and TLS settings (`user_name`,
+ * `password`, `enable_tls` and the `tls_*` files): the Redis tier uses them, and so do the update
+ * source and UpdatePublisher for `update_source.brokers`, which usually name the same cluster.
+ */
+export function redisEndpoint(config: ResolvedConfig, addresses: string[], source: string): RedisEndpoint {
+  const v = config.volatileDb;
+  return {
+    addresses, userName: v.userName, password: v.password, baseDir: config.baseDir, source,
+    tls: v.enableTls ? { caCertificate: v.tlsCaCertificate, clientCertificate: v.tlsClientCertificate, clientKey: v.tlsClientKey, serverName: v.tlsServerName } : null,
+  };
+}
 
 /**
  * The cluster clients of one ParameterServer: `num_node_connections` of them (at most one per
@@ -20,11 +33,7 @@ export async function openRedisClients(config: ResolvedConfig): Promise<Cluster[
   const clients: Cluster[] = [];
   try {
     for (let i = 0; i < count; i++) {
-      clients.push(await connectCluster({
-        addresses: v.addresses, userName: v.userName, password: v.password, baseDir: config.baseDir,
-        tls: v.enableTls ? { caCertificate: v.tlsCaCertificate, clientCertificate: v.tlsClientCertificate, clientKey: v.tlsClientKey, serverName: v.tlsServerName } : null,
-        source: 'volatile_db.address',
-      }));
+      clients.push(await connectCluster(redisEndpoint(config, v.addresses, 'volatile_db.address')));
     }
   } catch (err) {
     for (const c of clients) c.disconnect();

@@ -2,6 +2,7 @@ import type { ResolvedConfig, TableConfig } from '../config/types.js';
 import { HpsError } from '../errors.js';
 import type { StoreMark } from '../lmdb/lmdb-store.js';
 import { tableTag } from '../redis/layout.js';
+import { redisEndpoint } from '../redis/open.js';
 import { UpdateConsumer, type UpdateTarget } from './consumer.js';
 import { streamKey } from './message.js';
 
@@ -37,5 +38,5 @@ export async function startUpdates(
       apply: (keys, vectors, mark) => sink.apply(model, table.name, keys, vectors, mark),
     };
   });
-  return UpdateConsumer.start(source, config.baseDir, targets, log);
+  return UpdateConsumer.start(source, redisEndpoint(config, source.addresses, 'update_source.brokers'), targets, log);
 }

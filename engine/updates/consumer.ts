@@ -2,7 +2,7 @@ import type { Cluster, Redis } from 'ioredis';
 import type { UpdateSourceConfig } from '../config/types.js';
 import type { KeyType } from '../keys.js';
 import type { StoreMark } from '../lmdb/lmdb-store.js';
-import { connectAny } from '../redis/connect.js';
+import { connectAny, type RedisEndpoint } from '../redis/connect.js';
 import { decodeMessage, lastWins } from './message.js';
 
 /** One table an update source feeds. */
@@ -53,12 +53,12 @@ export class UpdateConsumer {
 
   private constructor(private readonly config: UpdateSourceConfig, private readonly log: (line: string) => void) {}
 
-  /** Connects one reader per target and starts reading. A server that cannot be reached is an HpsError. */
-  static async start(config: UpdateSourceConfig, baseDir: string, targets: UpdateTarget[], log: (line: string) => void): Promise<UpdateConsumer> {
+  /** Connects one reader per target to `endpoint` and starts reading. A server that cannot be reached is an HpsError. */
+  static async start(config: UpdateSourceConfig, endpoint: RedisEndpoint, targets: UpdateTarget[], log: (line: string) => void): Promise<UpdateConsumer> {
     const consumer = new UpdateConsumer(config, log);
     try {
       for (const t of targets) {
-        const client = await connectAny({ addresses: config.addresses, userName: null, password: null, tls: null, baseDir, source: 'update_source.brokers' }, false);
+        const client = await connectAny(endpoint, false);
         consumer.clients.push(client);
         consumer.loops.push(consumer.run(client, t));
       }

@@ -7,6 +7,7 @@ import { normalizeKeys, type KeyInput } from '../keys.js';
 import { checkVectors } from '../lmdb/lmdb-store.js';
 import { connectAny } from '../redis/connect.js';
 import { tableTag } from '../redis/layout.js';
+import { redisEndpoint } from '../redis/open.js';
 import { encodeMessage, streamKey } from './message.js';
 
 /**
@@ -25,7 +26,7 @@ export class UpdatePublisher {
     if (!source) {
       throw new HpsError('BAD_CONFIG', 'UpdatePublisher: the configuration has no update_source of type "redis_stream" to publish to');
     }
-    const client = await connectAny({ addresses: source.addresses, userName: null, password: null, tls: null, baseDir: resolved.baseDir, source: 'update_source.brokers' });
+    const client = await connectAny(redisEndpoint(resolved, source.addresses, 'update_source.brokers'));
     return new UpdatePublisher(resolved, client);
   }
 

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,10 @@ export interface LocalCluster {
   /** The `address` value of a ps.json: every node, comma-separated. */
   address: string;
   password: string | null;
+  /** The folder holding every node's files (removed by stop()). */
+  root: string;
+  /** Process IDs of the six redis-server processes, in the order of `addresses`. */
+  pids: number[];
   /** A plain client of the node at `address`. */
   node(address: string): Redis;
   /** Addresses of the nodes that are masters now (asked of a live node). */
@@ -35,6 +39,21 @@ export interface ClusterOptions {
   password?: string;
   /** cluster-node-timeout: how long a master may be silent before its replica takes over. */
   nodeTimeoutMs?: number;
+}
+
+/** Whether any of `cluster`'s processes is still alive or its folder still exists (after stop()). */
+export function leftovers(cluster: LocalCluster): string[] {
+  const left: string[] = [];
+  for (const pid of cluster.pids) {
+    try {
+      process.kill(pid, 0);
+      left.push(`process ${pid} is alive`);
+    } catch {
+      // gone, as expected
+    }
+  }
+  if (existsSync(cluster.root)) left.push(`folder ${cluster.root} exists`);
+  return left;
 }
 
 export function clusterToolsInstalled(): boolean {
@@ -102,6 +121,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<LocalC
       addresses,
       address: addresses.join(','),
       password,
+      root,
+      pids: addresses.map((a) => children.get(a)!.pid!),
       node,
       async masters() {
         const c = node(alive()[0]);
