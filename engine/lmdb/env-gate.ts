@@ -1,5 +1,6 @@
 import { accessSync, constants, lstatSync, mkdirSync, readlinkSync, symlinkSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { threadId } from 'node:worker_threads';
 import { HpsError } from '../errors.js';
 import { currentOwner, ownerAlive, type Owner } from './owner.js';
 
@@ -9,7 +10,15 @@ export const GATE_FILE = 'open.gate';
 const BREAKER_SUFFIX = '.break';
 /** A breaker link this old was left by a process killed while removing a dead gate. */
 const BREAKER_STALE_MS = 10_000;
+/**
+ * A gate held this long by a worker thread was left by a thread terminated inside it (its process lives
+ * on, so the pid says nothing). Worker threads hold it to open or close a store (milliseconds), or for
+ * a write transaction if they write.
+ */
+const WORKER_HOLD_STALE_MS = 30_000;
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
+/** The target of this thread's gate links: who holds it (the same for every acquisition). */
+let ownToken: string | null = null;
 
 /**
  * A cross-process mutex for one LMDB environment, held while a process opens or closes the
@@ -25,10 +34,11 @@ const sleeper = new Int32Array(new SharedArrayBuffer(4));
  * environment destroys the lock table's mutexes, under a process that is opening it at that moment.
  * Opens and closes excluded from commits and from each other close both windows.
  *
- * The mutex is a symbolic link whose target names its holder (pid, process start time): creating a
- * link is atomic and fails if it exists, and one syscall takes or releases it. A link whose holder is
- * dead (killed during a commit) is removed by the next process that wants the gate. It is not built on
- * LMDB itself, whose lock table has the close race above. Re-entrant within a thread.
+ * The mutex is a symbolic link whose target names its holder (pid, process start time, thread):
+ * creating a link is atomic and fails if it exists, and one syscall takes or releases it. A link whose
+ * holder is dead (a process killed during a commit, a worker thread terminated inside the gate) is
+ * removed by the next one that wants the gate. It is not built on LMDB itself, whose lock table has
+ * the close race above. Re-entrant within a thread.
  */
 export class EnvGate {
   private depth = 0;
@@ -48,8 +58,7 @@ export class EnvGate {
 
   /** Runs `fn` holding the gate, waiting while another thread or process holds it. */
   run<T>(fn: () => T): T {
-    if (!this.file || this.depth > 0) return fn();
-    this.acquire(this.file);
+    if (!this.file || this.depth > 0 || !this.acquire(this.file)) return fn();
     this.depth++;
     try {
       return fn();
@@ -59,13 +68,16 @@ export class EnvGate {
     }
   }
 
-  private acquire(file: string): void {
-    const token = ownerToken(currentOwner());
+  /** Takes the gate; false if there is no gate to take (see below). */
+  private acquire(file: string): boolean {
+    const token = (ownToken ??= `${ownerToken(currentOwner())}:${threadId}`);
     for (let sleepMs = 0.05; ; sleepMs = Math.min(sleepMs * 2, 5)) {
       try {
         symlinkSync(token, file);
-        return;
+        return true;
       } catch (e) {
+        // The folder is gone: no process can open the environment any more, and both races need one.
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
           throw new HpsError('IO', `cannot take the LMDB environment's gate ${file}: ${(e as Error).message}`, { cause: e });
         }
@@ -84,7 +96,7 @@ function removeIfDead(file: string, token: string): boolean {
   const held = readLink(file);
   if (held === null) return true;
   const owner = parseOwnerToken(held);
-  if (owner && ownerAlive(owner)) return false;
+  if (owner && ownerAlive(owner.owner) && !(owner.thread !== 0 && (ageMs(file) ?? 0) > WORKER_HOLD_STALE_MS)) return false;
   const breaker = file + BREAKER_SUFFIX;
   try {
     symlinkSync(token, breaker);
@@ -103,14 +115,14 @@ function removeIfDead(file: string, token: string): boolean {
 }
 
 function ownerToken(owner: Owner): string {
-  return `${owner.pid}:${owner.start ?? ''}:${owner.host}:${owner.since}`;
+  return `${owner.pid}:${owner.start ?? ''}:${owner.host}`;
 }
 
 /** The holder named by a gate link, or null for a target this code did not write (treated as dead). */
-function parseOwnerToken(token: string): Owner | null {
-  const [pid, start, host, ...since] = token.split(':');
-  if (!/^\d+$/.test(pid) || host === undefined) return null;
-  return { pid: Number(pid), start: start || null, host, since: since.join(':') };
+function parseOwnerToken(token: string): { owner: Owner; thread: number } | null {
+  const [pid, start, host, thread] = token.split(':');
+  if (!/^\d+$/.test(pid) || !/^\d+$/.test(thread ?? '')) return null;
+  return { owner: { pid: Number(pid), start: start || null, host, since: '' }, thread: Number(thread) };
 }
 
 function readLink(file: string): string | null {

@@ -39,7 +39,7 @@ const META_DB = 'hps:meta';
 const TABLE = 'table:';
 const MARK = 'mark:';
 /**
- * Meta entries naming staging databases of imports in progress, with their owner: a writable open drops
+ * Meta entries naming staging databases of imports in progress, with their owner: a writable open empties
  * those whose owner is dead (a killed import), never a live one. A live entry also locks its table
  * against a second import, in any process.
  */
@@ -143,7 +143,6 @@ export class LmdbStore {
     this.forgetMeta();
     this.transact(() => {
       this.rowDb(meta.db).clearSync();
-      this.rowDb(meta.db);
       this.metaDb().putSync(TABLE + name, meta);
     });
     return meta;
@@ -418,12 +417,17 @@ export class LmdbStore {
    * The handle of a row database, opened once per process and kept: a table's rows live in one of two
    * databases whatever the number of imports (`rowSlots`), so handles never pile up, and a handle is
    * never closed while another thread may read through it. Opening one in a writable environment is
-   * a write transaction (it may create the database), so it holds the gate.
+   * a write transaction (it may create the database), so it holds the gate; a read-only open reads.
    */
   private rowDb(name: string): RowDatabase {
     let db = this.rowDbs.get(name);
     if (!db) {
-      db = this.gate.run(() => this.env.openDB<Buffer, Buffer>(name, ROW_DB_OPTIONS));
+      try {
+        const openDb = () => this.env.openDB<Buffer, Buffer>(name, ROW_DB_OPTIONS);
+        db = this.readOnly ? openDb() : this.gate.run(openDb);
+      } catch (e) {
+        throw new HpsError('IO', `model ${this.model}: cannot open the row database ${name} in ${this.path}: ${(e as Error).message}`, { cause: e });
+      }
       this.rowDbs.set(name, db);
     }
     return db;
@@ -440,7 +444,7 @@ export class LmdbStore {
     this.metaDb().putSync(TABLE + meta.name, meta);
   }
 
-  /** Drops the staging databases of imports whose process is gone (killed or crashed). */
+  /** Empties the staging databases of imports whose process is gone (killed or crashed). */
   private dropAbandonedStaging(): void {
     if (this.stagingEntries().every(({ value }) => isLive(value))) return;
     this.transact(() => {
@@ -509,7 +513,7 @@ function entryCount(db: RowDatabase): number {
  * handle per slot however many imports it sees. (Stores written by earlier versions name a table's
  * rows with a random suffix; the next import moves them into a slot.)
  */
-export function rowSlots(table: string): [string, string] {
+function rowSlots(table: string): [string, string] {
   return [`hps:rows:${table}:a`, `hps:rows:${table}:b`];
 }
 

@@ -6,6 +6,11 @@
 //   serve ROOT MODEL TABLE DIM MAXDBS            keeps one read-only store open with MAXDBS named databases; for each
 //                                                line "SEED N" on stdin, reads the keys randomInt64Keys(N, SEED) and
 //                                                prints "rows FOUND SUM" (FOUND keys present, SUM of their values)
+//   count FOLDER FILE TIMES                      TIMES times, holding the gate of the environment folder FOLDER: reads
+//                                                the number in FILE and writes it back plus one (unguarded, updates get lost)
+//   hold FOLDER                                  takes the gate of FOLDER, prints "held" and waits to be killed
+import { readFileSync, writeFileSync } from 'node:fs';
+import { EnvGate } from '../../engine/lmdb/env-gate.js';
 import { LmdbStore } from '../../engine/lmdb/lmdb-store.js';
 import { HpsError } from '../../engine/errors.js';
 import { randomInt64Keys, randomVectors } from './lmdb-random.js';
@@ -47,6 +52,16 @@ try {
       }
     }
     await store.close();
+  } else if (role === 'count') {
+    const gate = EnvGate.open(root, false);
+    for (let i = 0; i < Number(rest[0]); i++) {
+      gate.run(() => writeFileSync(model, String(Number(readFileSync(model, 'utf8')) + 1)));
+    }
+  } else if (role === 'hold') {
+    EnvGate.open(root, false).run(() => {
+      process.stdout.write('held\n');
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+    });
   } else {
     throw new Error(`unknown role ${role}`);
   }
