@@ -6,6 +6,7 @@ import { formatStats, zipfLookups } from './workload.js';
 import { runDemo } from './demo.js';
 import { addServeCommand } from './serve.js';
 import { addPublishCommand } from './publish.js';
+import { addCheckCommand } from './check.js';
 
 const program = new Command('hps')
   .description('Hierarchical parameter server for Node.js: batched embedding lookups from tiered storage')
@@ -26,6 +27,7 @@ program
 withTable(program.command('import'))
   .description('import a table from a HugeCTR folder, a pair of .npy files or a JSONL file (atomic)')
   .option('--hugectr <folder>', 'HugeCTR sparse model folder (key + emb_vector)')
+  .option('--key-bytes <n>', 'bytes per key in the HugeCTR key file: 8 (int64, as HPS reads it) or 4 (older HugeCTR versions); default 8', keyBytes)
   .option('--npy <files...>', 'keys.npy and vectors.npy')
   .option('--jsonl <file>', 'JSON Lines: {"key": 1, "vector": [...]} per line')
   .action(async (o) => {
@@ -105,10 +107,11 @@ async function withServer(config: string, run: (ps: ParameterServer) => Promise<
   }
 }
 
-function importSpec(o: { hugectr?: string; npy?: string[]; jsonl?: string }): ImportSpec {
+function importSpec(o: { hugectr?: string; keyBytes?: 8 | 4; npy?: string[]; jsonl?: string }): ImportSpec {
   const given = [o.hugectr && 'hugectr', o.npy && 'npy', o.jsonl && 'jsonl'].filter(Boolean);
   if (given.length !== 1) throw new HpsError('BAD_FILE', `import: give exactly one of --hugectr, --npy, --jsonl (got ${given.length ? given.join(', ') : 'none'})`);
-  if (o.hugectr) return { format: 'hugectr', folder: o.hugectr };
+  if (o.keyBytes !== undefined && !o.hugectr) throw new HpsError('BAD_FILE', 'import: --key-bytes is for --hugectr folders (.npy files say their key type, JSONL keys are numbers)');
+  if (o.hugectr) return { format: 'hugectr', folder: o.hugectr, keyBytes: o.keyBytes };
   if (o.npy) {
     if (o.npy.length !== 2) throw new HpsError('BAD_FILE', `import --npy: expected two files (keys.npy vectors.npy), got ${o.npy.length}`);
     return { format: 'npy', keys: o.npy[0], vectors: o.npy[1] };
@@ -131,6 +134,11 @@ function tableArg(table: string): string | number {
   return /^\d+$/.test(table) ? Number(table) : table;
 }
 
+function keyBytes(value: string): 8 | 4 {
+  if (value !== '8' && value !== '4') throw new InvalidArgumentError(`expected 8 (int64 keys) or 4 (uint32 keys), got ${JSON.stringify(value)}`);
+  return Number(value) as 8 | 4;
+}
+
 function int(value: string): number {
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError(`expected a positive integer, got ${JSON.stringify(value)}`);
@@ -139,6 +147,7 @@ function int(value: string): number {
 
 addServeCommand(program);
 addPublishCommand(program);
+addCheckCommand(program);
 
 try {
   await program.parseAsync();

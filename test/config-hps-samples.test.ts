@@ -116,12 +116,8 @@ for (const file of samples) {
           keys[k] = key;
         }
         const vectors = Float32Array.from({ length: n * t.dim }, () => r() * 4 - 2);
-        const folder = join(home, 'sparse', m.model, t.name);
-        if (keyType === 'int64') writeHugeCtr(folder, keys, vectors);
-        else {
-          writeHugeCtr(folder, keys, vectors);
-          writeFileSync(join(folder, 'key'), new Uint8Array(Uint32Array.from(keys, Number).buffer));
-        }
+        // 8-byte keys also where supportlonglong is false: HPS reads the key file as int64 either way.
+        writeHugeCtr(join(home, 'sparse', m.model, t.name), keys, vectors);
         written.push({ model: m.model, table: t.name, dim: t.dim, keys, vectors, defaultValue: t.defaultValue });
       }
     });

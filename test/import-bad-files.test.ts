@@ -51,14 +51,14 @@ test('HugeCTR key file whose length is not a multiple of 8', async () => {
   const folder = join(dir.path, 'odd-keys');
   writeHugeCtr(folder, randomInt64Keys(10, 43), randomVectors(10, dim, 44));
   truncateSync(join(folder, 'key'), 77);
-  await rejects(() => openHugeCtrFolder(folder, dim), 'BAD_FILE', new RegExp(`odd-keys/key: 77 bytes is not a whole number of int64 keys: expected 72 bytes, found 77 bytes`));
+  await rejects(() => openHugeCtrFolder(folder, dim), 'BAD_FILE', new RegExp(`odd-keys/key: 77 bytes is not a whole number of int64 keys \\(8 bytes each, as HPS reads them\\): expected 72 bytes, found 77 bytes`));
 });
 
 test('HugeCTR vector file that is not keys x dim x 4 bytes (truncated)', async () => {
   const folder = join(dir.path, 'short-vectors');
   writeHugeCtr(folder, randomInt64Keys(10, 45), randomVectors(10, dim, 46));
   truncateSync(join(folder, 'emb_vector'), 150);
-  await rejects(() => openHugeCtrFolder(folder, dim), 'BAD_FILE', /short-vectors\/emb_vector: 10 keys x dim 4 x 4: expected 160 bytes, found 150 bytes/);
+  await rejects(() => openHugeCtrFolder(folder, dim), 'BAD_FILE', /short-vectors\/key: 80 bytes is 10 int64 keys .*, so .*short-vectors\/emb_vector should be 10 x dim 4 x 4 = 160 bytes, found 150 bytes; .* is not a whole number of rows of dim 4/);
   await rejects(() => openHugeCtrFolder(folder), 'BAD_FILE', /150 bytes is not 10 keys x dim x 4 bytes/);
 });
 

@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -7,50 +7,72 @@ import type { KeyType } from '../keys.js';
 import type { LmdbStore } from '../lmdb/lmdb-store.js';
 import { checkKeyRange, readExact, sizeError, type ImportSource, type RowChunk } from './source.js';
 
+/** Bytes per key in a HugeCTR `key` file: 8 (int64, what HPS reads), or 4 for files of older HugeCTR versions. */
+export type HugeCtrKeyBytes = 8 | 4;
+
 /**
- * A HugeCTR sparse-model folder: `key` (int64 little-endian; HPS models without `supportlonglong` have
- * uint32 keys, 4 bytes each) and `emb_vector` (float32 rows of dim, in the same order). Sizes are
- * checked before anything is read. The key width follows from the sizes when `dim` is given; without
- * `dim`, keys are int64 and dim is derived from the sizes.
+ * A HugeCTR sparse-model folder: `key` (little-endian keys of `keyBytes` each), `emb_vector` (float32
+ * rows of dim, in the same order) and, where present, `slot_id` (one 8-byte slot per key). The key
+ * width is what the caller says, never guessed from the sizes: HPS reads `key` as int64 whatever
+ * `supportlonglong` says (a uint32 table narrows the keys, checked here against its range), so 8 is
+ * the default, and 4 is for the files of HugeCTR versions that wrote `unsigned int` keys. Every size
+ * is checked before anything is read; without `dim`, it is derived from the sizes.
  */
-export function openHugeCtrFolder(folder: string, dim?: number): ImportSource {
+export function openHugeCtrFolder(folder: string, dim?: number, keyBytes: HugeCtrKeyBytes = 8): ImportSource {
+  if (keyBytes !== 8 && keyBytes !== 4) {
+    throw new HpsError('BAD_ARGUMENT', `HugeCTR folder ${folder}: keyBytes ${JSON.stringify(keyBytes)}: expected 8 (int64 keys, the default) or 4 (uint32 keys of older HugeCTR versions)`);
+  }
   const keyFile = join(folder, 'key');
   const vectorFile = join(folder, 'emb_vector');
-  const keyBytes = fileSize(keyFile);
+  const keyBytesTotal = fileSize(keyFile);
   const vectorBytes = fileSize(vectorFile);
-  const int64Fits = keyBytes % 8 === 0 && (dim === undefined || vectorBytes === (keyBytes / 8) * dim * 4);
-  if (!int64Fits && dim !== undefined && keyBytes > 0 && keyBytes % 4 === 0 && vectorBytes === (keyBytes / 4) * dim * 4) {
-    const rows32 = keyBytes / 4;
-    const d = dim;
-    return {
-      description: `HugeCTR folder ${folder} (uint32 keys)`,
-      dim: d,
-      totalRows: rows32,
-      files: [keyFile, vectorFile],
-      chunks: (maxRows: number, keyType: KeyType) => readPair32(keyFile, vectorFile, 0, 0, rows32, d, maxRows, keyType, false),
-    };
+  const width = `${keyBytes === 8 ? 'int64' : 'uint32'} keys (${keyBytes} bytes each${keyBytes === 8 ? ', as HPS reads them' : ''})`;
+  if (keyBytesTotal % keyBytes !== 0) {
+    throw sizeError(keyFile, `${keyBytesTotal} bytes is not a whole number of ${width}`, Math.floor(keyBytesTotal / keyBytes) * keyBytes, keyBytesTotal);
   }
-  if (keyBytes % 8 !== 0) {
-    throw sizeError(keyFile, `${keyBytes} bytes is not a whole number of int64 keys`, Math.floor(keyBytes / 8) * 8, keyBytes);
-  }
-  const rows = keyBytes / 8;
+  const rows = keyBytesTotal / keyBytes;
   if (dim === undefined) {
     if (rows === 0 || vectorBytes % (rows * 4) !== 0 || vectorBytes === 0) {
-      throw new HpsError('BAD_FILE', `${vectorFile}: ${vectorBytes} bytes is not ${rows} keys x dim x 4 bytes for any whole dim >= 1 (${keyFile} holds ${rows} keys)`);
+      throw new HpsError('BAD_FILE', `${vectorFile}: ${vectorBytes} bytes is not ${rows} keys x dim x 4 bytes for any whole dim >= 1 (${keyFile} holds ${rows} ${width})`);
     }
     dim = vectorBytes / (rows * 4);
   }
-  if (vectorBytes !== rows * dim * 4) {
-    throw sizeError(vectorFile, `${rows} keys x dim ${dim} x 4`, rows * dim * 4, vectorBytes);
-  }
+  if (vectorBytes !== rows * dim * 4) throw mismatch(keyFile, vectorFile, keyBytesTotal, vectorBytes, rows, dim, keyBytes, width);
+  checkSlotIds(folder, rows, width);
   const rowDim = dim;
   return {
-    description: `HugeCTR folder ${folder}`,
+    description: `HugeCTR folder ${folder}${keyBytes === 4 ? ' (uint32 keys)' : ''}`,
     dim: rowDim,
     totalRows: rows,
     files: [keyFile, vectorFile],
-    chunks: (maxRows: number, keyType: KeyType) => readPair(keyFile, vectorFile, 0, 0, rows, rowDim, maxRows, keyType),
+    chunks: (maxRows: number, keyType: KeyType) =>
+      keyBytes === 8
+        ? readPair(keyFile, vectorFile, 0, 0, rows, rowDim, maxRows, keyType)
+        : readPair32(keyFile, vectorFile, 0, 0, rows, rowDim, maxRows, keyType, false),
   };
+}
+
+/** `key` and `emb_vector` disagree: says which row count each implies, and what would make them agree. */
+function mismatch(keyFile: string, vectorFile: string, keyTotal: number, vectorBytes: number, rows: number, dim: number, keyBytes: number, width: string): HpsError {
+  const vectorRows = vectorBytes / (dim * 4);
+  const fits = Number.isInteger(vectorRows)
+    ? `${vectorFile} (${vectorBytes} bytes) holds ${vectorRows} rows of dim ${dim}, which needs ${keyFile} of ${vectorRows * keyBytes} bytes`
+    : `${vectorFile} (${vectorBytes} bytes) is not a whole number of rows of dim ${dim} (${dim * 4} bytes each)`;
+  const other = keyBytes === 8 ? 4 : 8;
+  const hint = Number.isInteger(vectorRows) && vectorRows * other === keyTotal
+    ? `; the sizes would fit ${other}-byte keys: if the files hold them, import with keyBytes ${other} (hps import --key-bytes ${other}), else check dim and the files`
+    : '';
+  return new HpsError('BAD_FILE', `${keyFile}: ${keyTotal} bytes is ${rows} ${width}, so ${vectorFile} should be ${rows} x dim ${dim} x 4 = ${rows * dim * 4} bytes, found ${vectorBytes} bytes; ${fits}${hint}`);
+}
+
+/** A `slot_id` file (8 bytes per key, written beside `key` by HugeCTR's localized embeddings) must count the same keys. */
+function checkSlotIds(folder: string, rows: number, width: string): void {
+  const slotFile = join(folder, 'slot_id');
+  if (!existsSync(slotFile)) return;
+  const bytes = fileSize(slotFile);
+  if (bytes !== rows * 8) {
+    throw new HpsError('BAD_FILE', `${slotFile}: ${bytes} bytes, expected ${rows} keys x 8 = ${rows * 8} bytes (${join(folder, 'key')} holds ${rows} ${width}${bytes % 8 === 0 ? `; slot_id counts ${bytes / 8}` : ''})`);
+  }
 }
 
 /**
@@ -113,15 +135,14 @@ export interface ExportReport {
 }
 
 /**
- * Writes `table` as a HugeCTR folder (`key` int64 LE, or uint32 LE for a uint32 table as HPS wrote
- * it without `supportlonglong`; `emb_vector` float32 rows) in ascending key order. Files are written
+ * Writes `table` as a HugeCTR folder (`key` int64 LE for every table, uint32 ones included, as HugeCTR
+ * writes and HPS reads it; `emb_vector` float32 rows) in ascending key order. Files are written
  * under fresh temporary names, created exclusively (a file or symlink planted at such a name is never
  * followed or overwritten), and renamed when complete. Any failure is an HpsError IO naming the folder;
  * nothing is left behind.
  */
 export async function exportHugeCtrFolder(store: LmdbStore, table: string, folder: string): Promise<ExportReport> {
   const started = performance.now();
-  const narrow = store.table(table)?.keyType === 'uint32';
   const tag = `${process.pid}-${randomBytes(6).toString('hex')}`;
   const keyTmp = join(folder, `.key.partial-${tag}`);
   const vectorTmp = join(folder, `.emb_vector.partial-${tag}`);
@@ -134,11 +155,10 @@ export async function exportHugeCtrFolder(store: LmdbStore, table: string, folde
     keysFh = await open(keyTmp, 'wx');
     vectorsFh = await open(vectorTmp, 'wx');
     for (const { keys, vectors } of store.scan(table)) {
-      const keyData = narrow ? lowHalves(keys) : keys;
-      await keysFh.write(new Uint8Array(keyData.buffer, keyData.byteOffset, keyData.byteLength));
+      await keysFh.write(new Uint8Array(keys.buffer, keys.byteOffset, keys.byteLength));
       await vectorsFh.write(new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength));
       rows += keys.length;
-      bytes += keyData.byteLength + vectors.byteLength;
+      bytes += keys.byteLength + vectors.byteLength;
     }
     await keysFh.close();
     await vectorsFh.close();
@@ -171,11 +191,4 @@ export function fileSize(file: string): number {
     if (e instanceof HpsError) throw e;
     throw new HpsError('BAD_FILE', `${file}: cannot read: ${(e as Error).message}`, { cause: e });
   }
-}
-
-function lowHalves(keys: BigInt64Array): Uint32Array {
-  const halves = new Uint32Array(keys.buffer, keys.byteOffset, keys.length * 2);
-  const out = new Uint32Array(keys.length);
-  for (let i = 0; i < out.length; i++) out[i] = halves[2 * i];
-  return out;
 }

@@ -7,6 +7,8 @@ import { KeyCodec, keyHalves } from './key-codec.js';
 import { removeAbandonedRuns } from './abandoned-runs.js';
 import { EnvGate } from './env-gate.js';
 import { currentOwner, describeOwner, isOwner, ownerAlive, type Owner } from './owner.js';
+import { checkDataFile } from './data-file.js';
+import { RowChecksum } from './row-checksum.js';
 import { StagedTable } from './staged-table.js';
 import { writeRows, type RowDatabase } from './write-rows.js';
 import type { TableMeta } from './table-meta.js';
@@ -86,7 +88,10 @@ export class LmdbStore {
     try {
       gate = EnvGate.open(path, readOnly);
       // Opened holding the gate: an open must not overlap another process's commit (env-gate.ts).
-      env = gate.run(() => open({ path, maxDbs: options.maxDbs ?? 1024, readOnly, compression: false, cache: false }));
+      env = gate.run(() => {
+        checkDataFile(path, model);
+        return open({ path, maxDbs: options.maxDbs ?? 1024, readOnly, compression: false, cache: false });
+      });
     } catch (e) {
       if (e instanceof HpsError) throw e;
       throw new HpsError('IO', `model ${model}: cannot open the LMDB environment at ${path}: ${(e as Error).message}`, { cause: e });
@@ -101,6 +106,12 @@ export class LmdbStore {
       }
     }
     const store = new LmdbStore(model, path, readOnly, env, meta, gate);
+    try {
+      store.checkTableDbs();
+    } catch (e) {
+      void gate.run(() => env.close());
+      throw e;
+    }
     if (!readOnly) {
       store.dropAbandonedStaging();
       removeAbandonedRuns(path);
@@ -139,7 +150,7 @@ export class LmdbStore {
       return existing;
     }
     this.checkWritable(name, 'create a table');
-    const meta: TableMeta = { name, db: rowSlots(name)[0], dim, keyType, count: 0, fingerprint: null, source: null, updatedAt: new Date().toISOString() };
+    const meta: TableMeta = { name, db: rowSlots(name)[0], dim, keyType, count: 0, fingerprint: null, source: null, updatedAt: new Date().toISOString(), checksum: new RowChecksum().toString() };
     this.forgetMeta();
     this.transact(() => {
       this.rowDb(meta.db).clearSync();
@@ -268,8 +279,9 @@ export class LmdbStore {
     checkVectors(this.model, meta, keys.length, vectors);
     const db = this.rowDb(meta.db);
     this.writeTxn(table, 'put rows', () => {
-      writeRows(db, this.codecs[meta.keyType], meta.dim, keys, vectors, null);
-      this.updateCount(meta, db);
+      const sum = this.checksumOf(meta);
+      writeRows(db, this.codecs[meta.keyType], meta.dim, keys, vectors, null, sum);
+      this.updateCount(meta, db, sum);
       if (mark) this.metaDb().putSync(MARK + mark.name, mark.value);
     });
   }
@@ -292,9 +304,17 @@ export class LmdbStore {
     let removed = 0;
     this.writeTxn(table, 'erase rows', () => {
       const before = entryCount(db);
-      for (let i = 0; i < keys.length; i++) db.removeSync(codec.encode(halves, i));
+      const sum = this.checksumOf(meta);
+      for (let i = 0; i < keys.length; i++) {
+        const key = codec.encode(halves, i);
+        if (sum) {
+          const old = db.getBinaryFast(key);
+          if (old !== undefined) sum.remove(halves[2 * i], halves[2 * i + 1], old, 0, old.length);
+        }
+        db.removeSync(key);
+      }
       removed = before - entryCount(db);
-      this.updateCount(meta, db);
+      this.updateCount(meta, db, sum);
     });
     return removed;
   }
@@ -323,7 +343,7 @@ export class LmdbStore {
       this.rowDb(dbName).clearSync();
     });
     const db = this.rowDb(dbName);
-    return new StagedTable(this.codecs[shape.keyType], shape.dim, (fn) => this.transact(fn), db, (abort) => {
+    const staged: StagedTable = new StagedTable(this.codecs[shape.keyType], shape.dim, (fn) => this.transact(fn), db, (abort) => {
       this.forgetMeta();
       this.transact(() => {
         const mine = this.metaDb().get(STAGING + dbName);
@@ -337,7 +357,7 @@ export class LmdbStore {
         }
         const count = entryCount(db);
         const old = this.table(name);
-        const meta: TableMeta = { name, db: dbName, dim: shape.dim, keyType: shape.keyType, count, fingerprint: shape.fingerprint, source: shape.source, updatedAt: new Date().toISOString() };
+        const meta: TableMeta = { name, db: dbName, dim: shape.dim, keyType: shape.keyType, count, fingerprint: shape.fingerprint, source: shape.source, updatedAt: new Date().toISOString(), checksum: staged.checksum.toString() };
         this.metaDb().putSync(TABLE + name, meta);
         this.metaDb().removeSync(STAGING + dbName);
         if (old && old.db !== dbName) this.rowDb(old.db).clearSync();
@@ -345,6 +365,7 @@ export class LmdbStore {
       this.forgetMeta();
       return this.table(name)!;
     });
+    return staged;
   }
 
   /** Every row of `table` in ascending key order, `chunkRows` at a time (buffers reused between chunks). */
@@ -437,11 +458,69 @@ export class LmdbStore {
     return this.meta!;
   }
 
-  private updateCount(meta: TableMeta, db: RowDatabase): void {
+  /**
+   * The table's checksum as committed, read inside the caller's write transaction (so no other writer's
+   * change is missed); null for a table written before checksums were kept.
+   */
+  private checksumOf(meta: TableMeta): RowChecksum | null {
+    const current = this.metaDb().get(TABLE + meta.name) as TableMeta | undefined;
+    return current?.db === meta.db ? RowChecksum.parse(current.checksum) : null;
+  }
+
+  private updateCount(meta: TableMeta, db: RowDatabase, sum: RowChecksum | null): void {
     this.forgetMeta();
-    meta = { ...meta, count: entryCount(db) };
+    meta = { ...meta, count: entryCount(db), checksum: sum ? sum.toString() : null };
     meta.updatedAt = new Date().toISOString();
     this.metaDb().putSync(TABLE + meta.name, meta);
+  }
+
+  /**
+   * Refuses (HpsError CORRUPT) a store whose table metadata names a rows database that is not in the
+   * file, or counts other rows than that database holds. Metadata and rows change in one transaction, so
+   * one snapshot sees them agree; a disagreement seen twice, in two snapshots, is damage.
+   */
+  private checkTableDbs(): void {
+    if (!this.meta) return;
+    let problem: string | null = null;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      this.env.resetReadTxn();
+      const names = new Set<string>();
+      for (const key of this.env.getKeys()) names.add(String(key));
+      const tables = this.tables();
+      problem = null;
+      for (const t of tables) {
+        if (!names.has(t.db)) {
+          problem = `table ${t.name}: its rows database ${t.db} is missing (${META_DB} records ${t.count} rows for it)`;
+          break;
+        }
+      }
+      if (!problem) {
+        for (const t of tables) this.openExistingRowDb(t.db);
+        this.env.resetReadTxn();
+        for (const t of this.tables()) {
+          const db = this.rowDbs.get(t.db);
+          const rows = db ? entryCount(db) : null;
+          if (rows !== null && rows !== t.count) {
+            problem = `table ${t.name}: ${META_DB} records ${t.count} rows, its rows database ${t.db} holds ${rows}`;
+            break;
+          }
+        }
+      }
+      if (!problem) return;
+    }
+    throw new HpsError('CORRUPT', `model ${this.model}: ${join(this.path, 'data.mdb')} is damaged: ${problem}; refusing to open it (restore the store from a copy, or import the table again)`);
+  }
+
+  /** Opens a rows database that exists, never creating one (a store of an earlier version may have dropped it since it was listed). */
+  private openExistingRowDb(name: string): void {
+    if (this.rowDbs.has(name)) return;
+    try {
+      const openDb = () => this.env.openDB<Buffer, Buffer>(name, { ...ROW_DB_OPTIONS, create: false } as typeof ROW_DB_OPTIONS);
+      // In a writable environment an open is a write transaction: it holds the gate (see rowDb).
+      this.rowDbs.set(name, this.readOnly ? openDb() : this.gate.run(openDb));
+    } catch {
+      // gone since it was listed: the next snapshot's metadata no longer names it
+    }
   }
 
   /** Empties the staging databases of imports whose process is gone (killed or crashed). */

@@ -1,4 +1,5 @@
 import type { KeyCodec } from './key-codec.js';
+import { RowChecksum } from './row-checksum.js';
 import type { TableMeta } from './table-meta.js';
 import { writeRows, type AppendState, type RowDatabase } from './write-rows.js';
 
@@ -9,6 +10,8 @@ import { writeRows, type AppendState, type RowDatabase } from './write-rows.js';
  */
 export class StagedTable {
   private readonly order: AppendState = { empty: true, hi: 0, lo: 0 };
+  /** The checksum of the rows staged so far (row-checksum.ts), recorded with the table at commit. */
+  readonly checksum = new RowChecksum();
   private done = false;
   rows = 0;
 
@@ -26,11 +29,11 @@ export class StagedTable {
    * `order[j]` (or j) for j in [from, to).
    */
   write(keys: BigInt64Array, vectors: Float32Array, order: Uint32Array | null = null, from = 0, to = keys.length): void {
-    this.transact(() => writeRows(this.db, this.codec, this.dim, keys, vectors, this.order, order, from, to));
+    this.transact(() => writeRows(this.db, this.codec, this.dim, keys, vectors, this.order, this.checksum, order, from, to));
     this.rows += to - from;
   }
 
-  /** Swaps the staged rows in as the table, dropping the previous rows, in one transaction. */
+  /** Swaps the staged rows in as the table, emptying the previous rows, in one transaction. */
   commit(): TableMeta {
     this.done = true;
     try {
@@ -41,7 +44,7 @@ export class StagedTable {
     }
   }
 
-  /** Drops the staged rows; the table stays as it was. */
+  /** Empties the staged rows; the table stays as it was. */
   abort(): void {
     if (this.done) return;
     this.done = true;

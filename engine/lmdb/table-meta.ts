@@ -14,4 +14,9 @@ export interface TableMeta {
   /** What it was imported from, for `info()`. */
   source: string | null;
   updatedAt: string;
+  /**
+   * The rows' checksum (row-checksum.ts), set by the import and kept up to date by every write in the
+   * same transaction; `hps check` recomputes it. Absent for tables written before checksums were kept.
+   */
+  checksum?: string | null;
 }
