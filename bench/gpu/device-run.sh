@@ -5,15 +5,23 @@
 # the CUDA L1 picked by `auto`), each file in its own process, then the end-to-end benchmark through
 # ParameterServer. Logs and JSON go to $OUT. Carried (git-ignored): .device (node.xz, nm.tar.xz), dist,
 # build/hps_cuda.node, build/hps_gpu_bench.
-#   bench/gpu/device-run.sh [all|tests|bench|kernel|scale|multi]
+#   bench/gpu/device-run.sh [all|tests|bench|kernel|scale|multi|cpu]
 #   (kernel: build/hps_gpu_bench and bench/gpu/e2e.ts, the cache alone; scale: bench/gpu/scale.ts, replicated
-#   and sharded over 1, 2, 4 and 8 GPUs as the machine has; multi: the tests, then scale)
+#   and sharded over 1, 2, 4 and 8 GPUs as the machine has; multi: the tests, then scale; cpu: the CPU
+#   suites named by SUITES (default limit,host,memory,import) of bench/run.ts on the machine's quiet host
+#   cores, results in $OUT/cpu)
 set -uo pipefail
 xz -d -c .device/node.xz > /tmp/node && chmod +x /tmp/node && export PATH=/tmp:$PATH
 xz -d -c .device/nm.tar.xz | tar x
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
 nvidia-smi --query-gpu=name,driver_version,memory.total,pcie.link.gen.current,pcie.link.width.current --format=csv,noheader | tee "$OUT/gpu.txt"
 stage="${1:-all}"
+if [[ $stage == cpu ]]; then
+  mkdir -p "$OUT/cpu"
+  { lscpu | grep -E 'Model name|^CPU\(s\)|NUMA node\(s\)'; free -g | head -2; command -v cc gcc clang; } | tee "$OUT/cpu/machine.txt"
+  timeout 560 node dist/bench/run.js --only "${SUITES:-limit,host,memory,import}" --no-docs --out "$OUT/cpu" 2>&1 | tee "$OUT/cpu/run-$(date +%s).log"
+  exit
+fi
 timeout 60 python3 - <<'PY' | tee "$OUT/pcie.txt"
 import torch
 n = 1 << 28  # 1 GiB of float32

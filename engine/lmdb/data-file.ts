@@ -20,6 +20,10 @@ const HEADER = 24;
 const P_BRANCH = 0x01;
 const P_LEAF = 0x02;
 const P_META = 0x08;
+const P_LEAF2 = 0x20;
+const P_SUBP = 0x40;
+const F_BIGDATA = 0x01;
+const F_SUBDATA = 0x02;
 const MAGIC = 0xbeefc0de;
 const DATA_VERSION = 2;
 const META = {
@@ -54,7 +58,7 @@ const pause = new Int32Array(new SharedArrayBuffer(4));
 /**
  * Refuses a damaged `data.mdb` in `path` with HpsError CORRUPT naming the file and what is wrong: an empty
  * file, one shorter than its meta pages say, meta pages that are not LMDB's. A missing file is fine (a new
- * store). Reads at most three small pieces of the file.
+ * store). Reads a few small pieces of the file, and walks its trees only when it is shorter than its last page.
  */
 export function checkDataFile(path: string, model: string): void {
   const file = join(path, 'data.mdb');
@@ -76,16 +80,20 @@ export function checkDataFile(path: string, model: string): void {
     const second = readMeta(fd, first.meta.pageSize);
     const problem1 = metaProblem(second, first.meta.pageSize);
     if (problem1) throw fail(`meta page 1 (byte ${first.meta.pageSize}) ${problem1}`);
-    let newest = second.meta.txnid > first.meta.txnid ? second.meta : first.meta;
+    const newest = second.meta.txnid > first.meta.txnid ? second.meta : first.meta;
     const flushed = readMeta(fd, first.meta.pageSize / 2).meta;
     if (flushed.txnid > newest.txnid) {
       throw fail(`the flushed-meta copy at byte ${flushed.at} claims transaction ${flushed.txnid}, newer than both meta pages (${first.meta.txnid}, ${second.meta.txnid})`);
     }
-    newest = newest.txnid >= flushed.txnid ? newest : flushed;
     const pages = newest.lastPage + 1n;
     const needed = pages * BigInt(newest.pageSize);
     if (BigInt(size) < needed) {
-      throw fail(`it has ${size} bytes, but its newest meta page (byte ${newest.at}, transaction ${newest.txnid}) uses pages up to ${newest.lastPage} of ${newest.pageSize} bytes: expected at least ${needed} bytes (the file was truncated)`);
+      // LMDB does not write a page freed by the transaction that allocated it, so the last pages may
+      // legitimately be missing when no tree refers to them: only then is walking every tree worth it.
+      const beyond = pageBeyondEnd(fd, newest, Math.floor(size / newest.pageSize));
+      if (beyond) {
+        throw fail(`it has ${size} bytes, but its newest meta page (byte ${newest.at}, transaction ${newest.txnid}) uses pages up to ${newest.lastPage} of ${newest.pageSize} bytes: expected at least ${needed} bytes (the file was truncated: ${beyond})`);
+      }
     }
     for (const [name, root] of [['main', newest.mainRoot], ['free-page', newest.freeRoot]] as const) {
       const problem = rootProblem(fd, root, newest.pageSize);
@@ -94,6 +102,61 @@ export function checkDataFile(path: string, model: string): void {
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * Walks every B-tree from the meta's roots (the free-page and main databases, and each named database
+ * recorded in the main one) with plain reads, and says which referenced page lies at or beyond
+ * `filePages`, or null when none does. Node layout: a uint16 offset per node after the page header
+ * (their count is the header's lower bound / 2); a node is lo, hi, flags, key size (uint16 each), the key,
+ * then the data. A branch node's child is lo | hi << 16 | flags << 32; a leaf node with F_BIGDATA holds the
+ * page number of its overflow pages (their count at byte 20 of the first one's header), one with
+ * F_SUBDATA a database record (its root at byte 40).
+ */
+function pageBeyondEnd(fd: number, meta: Meta, filePages: number): string | null {
+  const size = meta.pageSize;
+  const page = Buffer.alloc(size);
+  const pending: { page: bigint; from: string }[] = [];
+  const follow = (pgno: bigint, from: string) => {
+    if (pgno !== NO_PAGE) pending.push({ page: pgno, from });
+  };
+  follow(meta.freeRoot, 'the free-page database root');
+  follow(meta.mainRoot, 'the main database root');
+  let visited = 0n;
+  try {
+    while (pending.length > 0) {
+      const { page: pgno, from } = pending.pop()!;
+      if (pgno >= BigInt(filePages)) return `page ${pgno}, ${from}, is past the end`;
+      if (++visited > meta.lastPage) return 'the trees refer to more pages than the file has (a loop)';
+      readSync(fd, page, 0, size, Number(pgno) * size);
+      const flags = page.readUInt16LE(18);
+      const nodes = page.readUInt16LE(20) >> 1;
+      const leaf = (flags & P_LEAF) !== 0;
+      if (!leaf && !(flags & P_BRANCH)) return `page ${pgno}, ${from}, is not a branch or leaf page (flags 0x${flags.toString(16)})`;
+      if (flags & (P_LEAF2 | P_SUBP)) continue;
+      for (let i = 0; i < nodes; i++) {
+        const node = HEADER + page.readUInt16LE(HEADER + 2 * i);
+        const lo = BigInt(page.readUInt16LE(node));
+        const hi = BigInt(page.readUInt16LE(node + 2));
+        const nodeFlags = page.readUInt16LE(node + 4);
+        const data = node + 8 + page.readUInt16LE(node + 6);
+        if (!leaf) {
+          follow(lo | (hi << 16n) | (BigInt(nodeFlags) << 32n), `a child of page ${pgno}`);
+        } else if (nodeFlags & F_BIGDATA) {
+          const first = page.readBigUInt64LE(data);
+          const head = Buffer.alloc(HEADER);
+          if (first < BigInt(filePages)) readSync(fd, head, 0, HEADER, Number(first) * size);
+          const last = first + BigInt(Math.max(1, head.readUInt32LE(20))) - 1n;
+          if (last >= BigInt(filePages)) return `overflow pages ${first} to ${last}, of a value on page ${pgno}, are past the end`;
+        } else if (nodeFlags & F_SUBDATA) {
+          follow(page.readBigUInt64LE(data + 40), `the root of a database named on page ${pgno}`);
+        }
+      }
+    }
+  } catch (e) {
+    return `a page is unreadable (${(e as Error).message})`;
+  }
+  return null;
 }
 
 /** What is wrong with the header of a database's root page, or null: it must name itself and be a tree page. */

@@ -499,7 +499,7 @@ export class LmdbStore {
         this.env.resetReadTxn();
         for (const t of this.tables()) {
           const db = this.rowDbs.get(t.db);
-          const rows = db ? entryCount(db) : null;
+          const rows = db ? countOrNull(db) : null;
           if (rows !== null && rows !== t.count) {
             problem = `table ${t.name}: ${META_DB} records ${t.count} rows, its rows database ${t.db} holds ${rows}`;
             break;
@@ -580,6 +580,15 @@ function isStaging(value: unknown): value is StagingRecord {
 /** A staging entry whose import may still be running (entries of older versions record no owner: dead). */
 function isLive(value: unknown): value is StagingRecord {
   return isStaging(value) && ownerAlive(value.owner);
+}
+
+/** entryCount, or null where a handle opened by another thread at the same moment is not valid yet (lmdb-js notes the race). */
+function countOrNull(db: RowDatabase): number | null {
+  try {
+    return entryCount(db);
+  } catch {
+    return null;
+  }
 }
 
 function entryCount(db: RowDatabase): number {
