@@ -106,6 +106,32 @@ test('expectedKeys sizes the index up front: no rebuild while loading that many 
   assert.is(arena.lookup(keys, new Float32Array(keys.length * 4)).length, 0);
 });
 
+test('the last slab chunk holds memory only for the rows taken from it (evict_random); rows there read back exactly', () => {
+  const rand = rng(61);
+  const dim = 256;   // 1 KiB rows; expectedKeys 20,000 gives 256 KiB slab chunks (256 rows)
+  for (const overflowPolicy of ['evict_random', 'evict_oldest'] as const) {
+    const arena = HostArena.create({ dim, numPartitions: 1, expectedKeys: 20000, overflowPolicy });
+    const model = new RowModel(dim);
+    const chunkRows = arena.layout().chunkRows;
+    assert.is(chunkRows, 256);
+    for (const n of [3 * chunkRows + 1, 5, chunkRows - 6, 1]) {
+      const keys = randomKeys(rand, n, new Set(model.map.keys()));
+      const rows = randomRows(rand, n, dim);
+      arena.insert(keys, rows);
+      model.insert(keys, rows);
+      const l = arena.layout();
+      const unused = (Math.ceil(l.rowsUsed / chunkRows) * chunkRows - l.rowsUsed) * l.rowBytes;
+      const held = l.allocatedBytes - arena.memoryBytes();
+      // evict_oldest keeps a meta word per row at the chunk's end: its chunks are covered whole.
+      if (overflowPolicy === 'evict_random') assert.ok(held >= unused - 65536, `${l.rowsUsed} rows: ${held} bytes of the last chunk left unmapped, ${unused} unused`);
+      else assert.ok(held <= 0, `evict_oldest: chunks mapped whole (${held})`);
+      const all = BigInt64Array.from(model.map.keys());
+      const out = new Float32Array(all.length * dim);
+      assert.is(compare(model, all, out, arena.lookup(all, out)), null);
+    }
+  }
+});
+
 test('expectedKeys is a hint: beyond the margin or the memory it sizes for what fits', () => {
   const a = HostArena.create({ dim: 128, numPartitions: 2, expectedKeys: 2 ** 40, maxPartitionBytes: 64 << 20 });
   assert.ok(a.layout(0).indexCapacity * 4 < 4 << 20, 'index sized for what 64 MiB of records can hold');

@@ -81,7 +81,7 @@ test('evict_least_used: evicted keys were used no more than any key that stays',
   assert.ok(maxEvicted <= minKept, `evicted keys used up to ${maxEvicted} times, kept ones from ${minKept}`);
 });
 
-test('evict_oldest: evicted keys were inserted or updated no later than any key that stays', () => {
+test('evict_oldest: evicted keys were inserted, updated or read no later than any key that stays', () => {
   const rand = rng(23);
   const arena = HostArena.create({ dim: DIM, numPartitions: 1, overflowMargin: 1000, overflowResolutionTarget: 0.5, overflowPolicy: 'evict_oldest' });
   const model = new RowModel(DIM);
@@ -96,8 +96,10 @@ test('evict_oldest: evicted keys were inserted or updated no later than any key 
     const rows = randomRows(rand, batch.length, DIM);
     arena.insert(batch, rows);
     model.insert(batch, rows);
-    for (const k of batch) stamp.set(k, b);
+    for (const k of batch) stamp.set(k, 2 * b);
     const evicted = settle(arena, model, `batch ${b}`);
+    // settle reads every key it keeps: a read is an access too.
+    for (const k of model.map.keys()) stamp.set(k, 2 * b + 1);
     assert.ok(arena.size <= 1000);
     if (evicted.length) {
       const newestEvicted = Math.max(...[...evicted].map((k) => stamp.get(k)!));
@@ -107,6 +109,36 @@ test('evict_oldest: evicted keys were inserted or updated no later than any key 
     }
   }
   assert.ok(arena.stats().evictions > 0);
+});
+
+test('evict_oldest evicts by last access: rows read after a later insert outlive it', () => {
+  for (const numPartitions of [1, 3]) {
+    const rand = rng(25 + numPartitions);
+    const margin = 1000;
+    const arena = HostArena.create({ dim: DIM, numPartitions, overflowMargin: margin, overflowResolutionTarget: 0.5, overflowPolicy: 'evict_oldest' });
+    const n = (k: number) => k * numPartitions;
+    const a = randomKeys(rand, n(600));
+    const b = randomKeys(rand, n(250), new Set(a));
+    const c = randomKeys(rand, n(250), new Set([...a, ...b]));
+    const model = new RowModel(DIM);
+    for (const keys of [a, b]) {
+      const rows = randomRows(rand, keys.length, DIM);
+      arena.insert(keys, rows);
+      model.insert(keys, rows);
+    }
+    assert.is(arena.stats().evictions, 0, 'no partition over its margin yet');
+    // Read A (inserted first) after B: A is now the more recently used.
+    const outA = new Float32Array(a.length * DIM);
+    assert.is(compare(model, a, outA, arena.lookup(a, outA)), null);
+    const rowsC = randomRows(rand, c.length, DIM);
+    arena.insert(c, rowsC);   // overflow in every partition past its margin
+    model.insert(c, rowsC);
+    const evicted = new Set(settle(arena, model, `${numPartitions} partitions`));
+    assert.ok(arena.stats().evictions > 0, 'overflow evicted');
+    for (const k of b) assert.ok(evicted.has(k), `B's key ${k} (inserted after A, never read) is evicted first`);
+    for (const k of c) assert.ok(!evicted.has(k), `C's key ${k} (the newest) stays`);
+    assert.is(a.filter((k) => evicted.has(k)).length, evicted.size - b.length, 'the rest of the eviction came from A');
+  }
 });
 
 test('overflow eviction leaves tombstones that later inserts and index rebuilds handle', () => {

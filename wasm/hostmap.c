@@ -140,8 +140,16 @@ static void hm_reclaim(hm_header *h) {
   h->num_retired = keep;
 }
 
-// Returns the offset of `bytes` bytes (64-aligned), growing the memory if needed; 0 when it cannot.
-static uint32_t hm_alloc(hm_header *h, uint32_t bytes) {
+// Grows the memory to cover bytes below `end`; 0, or 1 when it cannot.
+static int hm_cover(uint64_t end) {
+  const uint64_t have = (uint64_t)__builtin_wasm_memory_size(0) * PAGE;
+  if (end <= have) return 0;
+  return __builtin_wasm_memory_grow(0, (uint32_t)((end - have + PAGE - 1) / PAGE)) == (uintptr_t)-1;
+}
+
+// Returns the offset of `bytes` bytes (64-aligned), growing the memory to cover them when `commit` (else
+// the caller covers what it uses with hm_cover); 0 when it cannot.
+static uint32_t hm_alloc_at(hm_header *h, uint32_t bytes, uint32_t commit) {
   bytes = (bytes + ALIGN - 1) & ~(ALIGN - 1);
   hm_reclaim(h);
   uint32_t best = MAX_REGIONS;
@@ -156,15 +164,13 @@ static uint32_t hm_alloc(hm_header *h, uint32_t bytes) {
   }
   uint64_t end = (uint64_t)h->top + bytes;
   if (end > 0xffff0000ull) return 0;
-  uint64_t have = (uint64_t)__builtin_wasm_memory_size(0) * PAGE;
-  if (end > have) {
-    uint32_t pages = (uint32_t)((end - have + PAGE - 1) / PAGE);
-    if (__builtin_wasm_memory_grow(0, pages) == (uintptr_t)-1) return 0;
-  }
+  if (commit && hm_cover(end)) return 0;
   uint32_t off = h->top;
   h->top = (uint32_t)end;
   return off;
 }
+
+static uint32_t hm_alloc(hm_header *h, uint32_t bytes) { return hm_alloc_at(h, bytes, 1); }
 
 // ---- index ----
 
@@ -288,9 +294,11 @@ static void hm_remove(hm_header *h, hm_slot *s) {
   hm_free_row(h, row);
 }
 
+// A slab chunk without meta words is covered by memory only as far as rows are taken from it
+// (hm_reserve), so that the last, partly used chunk of a partition holds no unused pages.
 static int hm_add_chunk(hm_header *h) {
   if (h->num_chunks >= h->max_chunks) return 1;
-  uint32_t off = hm_alloc(h, h->chunk_bytes);
+  uint32_t off = hm_alloc_at(h, h->chunk_bytes, h->meta != 0);
   if (!off) return 1;
   CHUNKS(h)[h->num_chunks++] = off;
   return 0;
@@ -424,7 +432,10 @@ EMSCRIPTEN_KEEPALIVE uint32_t hm_gather(hm_header *h, uint32_t slot, const int64
   __atomic_store_n(&me->epoch, __atomic_load_n(&h->epoch, SC), SC);
   const hm_index *ix = hm_current(h);
   const uint32_t cap = ix->cap, row_bytes = h->row_bytes, lfu = h->policy == POLICY_LEAST_USED;
-  const uint32_t shift = h->chunk_shift;
+  const uint32_t shift = h->chunk_shift, oldest = h->policy == POLICY_OLDEST;
+  // evict_oldest: a hit is an access, stamped newer than every insert so far and older than the next
+  // (inserts stamp even clock values, accesses the odd one in between; see hm_insert).
+  const uint32_t now = oldest ? __atomic_load_n(&h->clock, SC) + 1u : 0u;
   const uint32_t *chunks = CHUNKS(h);
   hm_slot *slots = SLOTS(ix);
   uint32_t misses = 0;
@@ -449,7 +460,10 @@ EMSCRIPTEN_KEEPALIVE uint32_t hm_gather(hm_header *h, uint32_t slot, const int64
       if (fence) __atomic_thread_fence(SC);
       else __atomic_signal_fence(SC);   // compiler barrier: the copy stays before the check
       if (__atomic_load_n(&s->ver, SC) != v1) continue;   // rewritten meanwhile: read the slot again
+      // Racy by design (a plain store after the check, like HPS's unlocked counters): a row freed and
+      // reused meanwhile may get this count or stamp; it only steers eviction, never what a lookup reads.
       if (lfu) { volatile uint32_t *c = hm_meta_at(chunks, shift, row_bytes, ref - REF_ROW); uint32_t x = *c; if (x != 0xffffffffu) *c = x + 1; }
+      else if (oldest) { volatile uint32_t *c = hm_meta_at(chunks, shift, row_bytes, ref - REF_ROW); if (*c != now) *c = now; }
       hit = 1;
       break;
     }
@@ -484,6 +498,13 @@ EMSCRIPTEN_KEEPALIVE uint32_t hm_reserve(hm_header *h, uint32_t extra, uint32_t 
     if (hm_add_chunk(h)) return 1;
     rows_free += 1ull << h->chunk_shift;
   }
+  if (extra > h->free_rows) {
+    // New rows are taken in order from rows_used: cover the last one this insert may take.
+    const uint32_t last = h->rows_used + (extra - h->free_rows) - 1u;
+    const uint64_t end = (uint64_t)(uintptr_t)hm_row(h, last) + h->row_bytes;
+    if (dry_run && end > (uint64_t)__builtin_wasm_memory_size(0) * PAGE) return 2;
+    if (hm_cover(end)) return 1;
+  }
   const hm_index *ix = hm_current(h);
   uint64_t limit = ((uint64_t)ix->cap * h->max_load_q16) >> 16;
   if ((uint64_t)h->index_used + extra > limit) {
@@ -502,7 +523,11 @@ EMSCRIPTEN_KEEPALIVE uint32_t hm_reserve(hm_header *h, uint32_t extra, uint32_t 
 EMSCRIPTEN_KEEPALIVE uint32_t hm_insert(hm_header *h, const int64_t *keys, const float *rows, uint32_t n) {
   hm_reclaim(h);   // fewer retired indexes to mirror writes into
   hm_index *ix = hm_current(h);
-  const uint32_t row_bytes = h->row_bytes, stamp = ++h->clock, policy = h->policy;
+  // evict_oldest stamps: each insert call takes the next even clock value, so rows it writes are newer
+  // than every earlier access (hm_gather stamps hits with clock + 1) and older than later ones.
+  const uint32_t row_bytes = h->row_bytes, policy = h->policy;
+  const uint32_t stamp = (__atomic_load_n(&h->clock, SC) | 1u) + 1u;
+  __atomic_store_n(&h->clock, stamp, SC);
   uint32_t added = 0;
   for (uint32_t i = 0; i < n; i++) {
     const int64_t key = keys[i];
@@ -570,7 +595,7 @@ static uint32_t hm_select(hm_header *h, uint32_t k) {
 
 /**
  * Writer: when the partition holds more than `margin` keys, evicts by the policy down to `target`
- * (random keys; smallest access count; oldest insert/update stamp). Returns the number evicted.
+ * (random keys; smallest access count; oldest insert, update or lookup stamp). Returns the number evicted.
  */
 EMSCRIPTEN_KEEPALIVE uint32_t hm_evict(hm_header *h) {
   if (h->size <= h->margin) return 0;

@@ -67,10 +67,13 @@ export class HostArena {
     this.memories = memories;
     this.rowBytes = options.dim * 4;
     const P = options.numPartitions;
-    this.chunk = Math.ceil(Math.min(4096, Math.max(64, Math.round(CHUNK_ROW_BYTES / this.rowBytes))) / 16) * 16;
+    const base = roundUp16(Math.min(4096, Math.max(64, Math.round(CHUNK_ROW_BYTES / this.rowBytes))));
     // A routed chunk gives each partition about half its scratch, so that calls stay long; a larger
-    // group is served in pieces.
-    this.routedChunk = P === 1 ? this.chunk : Math.max(this.chunk, Math.min(16384, Math.ceil((this.chunk * P) / 2 / 16) * 16));
+    // group is served in pieces. It holds at most a chunk of rows, and with many partitions each
+    // partition's scratch shrinks to about twice its share of a routed chunk: every thread keeps a
+    // scratch in every partition, which counts against the memory target at small dims.
+    this.routedChunk = P === 1 ? base : Math.max(base, Math.min(16384, roundUp16((base * P) / 2), base));
+    this.chunk = P === 1 ? base : Math.min(base, Math.max(64, roundUp16((2 * this.routedChunk) / P)));
     this.parts = [];
     try {
       // The thread's router lives in its scratch of partition 0 (see lookupRouted).
@@ -418,4 +421,8 @@ function kind(v: unknown): string {
   if (v === null) return 'null';
   if (typeof v !== 'object') return typeof v;
   return (v as object).constructor?.name ?? 'an object';
+}
+
+function roundUp16(n: number): number {
+  return Math.ceil(n / 16) * 16;
 }

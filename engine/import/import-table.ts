@@ -7,6 +7,7 @@ import { fingerprintFiles } from './fingerprint.js';
 import { progressBar } from './progress.js';
 import { removeAbandonedRuns } from '../lmdb/abandoned-runs.js';
 import { SortedRuns, sortOrder } from './sorted-runs.js';
+import { bucketByKeyOrder } from './key-order-buckets.js';
 import { chunkRowsFor, type ImportSource } from './source.js';
 
 export interface ImportOptions {
@@ -66,10 +67,12 @@ export async function importTable(store: LmdbStore, table: string, source: Impor
     let rows = 0;
     const budget = options.memoryBudget ?? Math.min(2 ** 31, Math.floor(totalmem() / 4));
     if (source.totalRows !== null && source.totalRows * (8 + dim * 4) <= budget) {
-      // Everything fits the budget: one chunk, sorted by an index order; rows are never moved.
+      // Everything fits the budget: one chunk, sorted by an index order, its rows regrouped in place
+      // into key-order buckets so that the writes read memory almost in order (key-order-buckets.ts).
       for await (const { keys, vectors } of source.chunks(Math.max(1, source.totalRows), options.keyType)) {
         rows += keys.length;
         const order = sortOrder(keys);
+        if (order) bucketByKeyOrder({ keys, vectors }, dim, order);
         bar.update(rows);
         options.onProgress?.('sort', rows);
         bar.stop();
