@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
 import { HpsError, ParameterServer, type ImportSpec } from '../engine/index.js';
+import { looksLikeText, textExcerpt } from '../engine/errors.js';
 import { formatStats, zipfLookups } from './workload.js';
 import { runDemo } from './demo.js';
 import { addServeCommand } from './serve.js';
@@ -19,7 +20,7 @@ program
   .option('--keys <n>', 'keys in the generated table', int, 2 ** 22)
   .option('--dim <n>', 'vector dimension', int, 64)
   .option('--dir <path>', 'folder for the model, ps.json and store (kept); default: a temp folder, removed after')
-  .option('--seconds <s>', 'how long to run lookups', Number, 3)
+  .option('--seconds <s>', 'how long to run lookups', seconds, 3)
   .option('--batch <n>', 'keys per lookup', int, 16384)
   .option('--seed <n>', 'random seed', int, 1)
   .action(async (o) => runDemo(o, (line) => console.log(line)));
@@ -55,7 +56,7 @@ withTable(program.command('lookup'))
   // so that negative keys (-7) are keys, not options; anything else unknown fails as a key
   .allowUnknownOption()
   .action(async (keyArgs: string[], o) => {
-    const texts = [...keyArgs, ...(o.keysFile ? readFileSync(o.keysFile, 'utf8').split(/[\s,]+/).filter(Boolean) : [])];
+    const texts = [...keyArgs, ...(o.keysFile ? readKeysFile(o.keysFile).split(/[\s,]+/).filter(Boolean) : [])];
     if (texts.length === 0) throw new HpsError('BAD_KEY', 'lookup: no keys given (as arguments or with --keys-file)');
     const keys = parseKeys(texts, o.keysFile);
     await withServer(o.config, async (ps) => {
@@ -74,7 +75,7 @@ program
 
 withTable(program.command('stats'))
   .description('run Zipf(1.05) lookups over a table\'s stored keys, then print hit rates per tier and latency per stage')
-  .option('--seconds <s>', 'how long to run lookups', Number, 3)
+  .option('--seconds <s>', 'how long to run lookups', seconds, 3)
   .option('--batch <n>', 'keys per lookup', int, 1024)
   .option('--sample <n>', 'stored keys to draw from (the first n in key order)', int, 1 << 20)
   .option('--json', 'print the stats as JSON')
@@ -122,7 +123,7 @@ function importSpec(o: { hugectr?: string; keyBytes?: 8 | 4; npy?: string[]; jso
 function parseKeys(texts: string[], file: string | undefined): BigInt64Array {
   const keys = new BigInt64Array(texts.length);
   texts.forEach((t, i) => {
-    if (!/^-?\d+$/.test(t)) throw new HpsError('BAD_KEY', `lookup: key ${i} ${JSON.stringify(t)}${file ? ` (arguments then ${file})` : ''} is not a decimal integer`);
+    if (!/^-?\d+$/.test(t)) throw new HpsError('BAD_KEY', `lookup: key ${i} ${textExcerpt(t, 0, 24)}${file ? ` (arguments then ${file})` : ''} is not a decimal integer`);
     const v = BigInt(t);
     if (v < -(2n ** 63n) || v >= 2n ** 63n) throw new HpsError('BAD_KEY', `lookup: key ${i} ${t} is out of the signed 64-bit range [-2^63, 2^63)`);
     keys[i] = v;
@@ -130,8 +131,26 @@ function parseKeys(texts: string[], file: string | undefined): BigInt64Array {
   return keys;
 }
 
+/** The text of --keys-file; a missing file or a binary one is an error naming it (never quoting it). */
+function readKeysFile(file: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new HpsError('BAD_FILE', `lookup --keys-file ${file}: cannot read: ${(e as Error).message}`, { cause: e });
+  }
+  if (!looksLikeText(text)) throw new HpsError('BAD_FILE', `lookup --keys-file ${file}: not a text file of decimal keys (it holds binary bytes)`);
+  return text;
+}
+
 function tableArg(table: string): string | number {
   return /^\d+$/.test(table) ? Number(table) : table;
+}
+
+function seconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`expected a positive number of seconds, got ${JSON.stringify(value)}`);
+  return n;
 }
 
 function keyBytes(value: string): 8 | 4 {

@@ -3,34 +3,38 @@
  * machine-readable; the message says what was wrong, where (key position, file and byte offset,
  * config key) and what was expected.
  */
-export type HpsErrorCode =
-  | 'BAD_KEY'
-  | 'BAD_OUTPUT'
-  | 'BAD_VECTOR'
-  | 'BAD_CONFIG'
-  | 'BAD_FILE'
+export const HPS_ERROR_CODES = [
+  'BAD_KEY',
+  'BAD_OUTPUT',
+  'BAD_VECTOR',
+  'BAD_CONFIG',
+  'BAD_FILE',
   // An API argument other than keys, vectors, outputs and offsets (e.g. a pooled lookup's combiner).
-  | 'BAD_ARGUMENT'
+  'BAD_ARGUMENT',
   // CSR offsets of a pooled lookup.
-  | 'BAD_OFFSETS'
-  | 'UNKNOWN_MODEL'
-  | 'UNKNOWN_TABLE'
-  | 'READ_ONLY'
-  | 'CLOSED'
-  | 'WORKER_DIED'
-  | 'NO_GPU'
-  | 'CAPACITY'
+  'BAD_OFFSETS',
+  'UNKNOWN_MODEL',
+  'UNKNOWN_TABLE',
+  'READ_ONLY',
+  'CLOSED',
+  'WORKER_DIED',
+  'NO_GPU',
+  'CAPACITY',
   // The GPU reported an error other than running out of memory or having no usable device.
-  | 'DEVICE'
-  | 'BUSY'
-  | 'CORRUPT'
-  | 'IO'
+  'DEVICE',
+  'BUSY',
+  'CORRUPT',
+  'IO',
   // Raised by the network server (server/): a malformed request, a missing or wrong token, not ready yet.
-  | 'BAD_REQUEST'
-  | 'NOT_FOUND'
-  | 'UNAUTHORIZED'
-  | 'UNAVAILABLE'
-  | 'TIMEOUT';
+  'BAD_REQUEST',
+  'NOT_FOUND',
+  'UNAUTHORIZED',
+  'UNAVAILABLE',
+  'TIMEOUT',
+] as const;
+
+/** Every code, listed at run time too (HPS_ERROR_CODES), so that tables keyed by code can be checked whole. */
+export type HpsErrorCode = (typeof HPS_ERROR_CODES)[number];
 
 export class HpsError extends Error {
   readonly code: HpsErrorCode;
@@ -55,6 +59,24 @@ export function describeValue(v: unknown): string {
   if (typeof v === 'object') return v.constructor && v.constructor !== Object ? `a ${v.constructor.name}` : 'an object';
   if (typeof v === 'string') return `string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 37)}...` : v)}`;
   return `${typeof v} ${String(v)}`;
+}
+
+/**
+ * Whether `text` (a file decoded as UTF-8) reads as text: no bytes that failed to decode and no control
+ * characters other than tab, line feed and carriage return. Only such files are ever quoted in errors.
+ */
+export function looksLikeText(text: string): boolean {
+  return !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\ufffd]/.test(text.length > 65536 ? text.slice(0, 65536) : text);
+}
+
+/**
+ * At most `width` characters of `text` on each side of offset `at`, escaped as a JSON string (so a
+ * control character or a quote cannot garble the message), with "..." where it was cut.
+ */
+export function textExcerpt(text: string, at: number, width = 12): string {
+  const start = Math.max(0, at - width);
+  const end = Math.min(text.length, at + width);
+  return `${start > 0 ? '...' : ''}${JSON.stringify(text.slice(start, end))}${end < text.length ? '...' : ''}`;
 }
 
 /** An argument of an API call that is not keys, vectors, an output or offsets (e.g. a combiner name). */

@@ -24,6 +24,9 @@ export function normalizeKeys(input: KeyInput, keyType: KeyType, where = 'keys')
     checkHalves(halves, where, keyType === 'uint32' ? 'uint32' : 'uint64-as-int64');
     return new BigInt64Array(input.buffer, input.byteOffset, input.length);
   }
+  if (!(input instanceof Int32Array) && !(input instanceof Uint32Array) && !Array.isArray(input)) {
+    throw new HpsError('BAD_KEY', `${where}: expected a BigInt64Array, BigUint64Array, Int32Array, Uint32Array or an array of safe integers, got ${describeValue(input)}`);
+  }
   const out = new BigInt64Array(input.length);
   const halves = new Uint32Array(out.buffer);
   if (input instanceof Int32Array) {
@@ -38,9 +41,6 @@ export function normalizeKeys(input: KeyInput, keyType: KeyType, where = 'keys')
   if (input instanceof Uint32Array) {
     for (let i = 0; i < input.length; i++) halves[2 * i] = input[i];
     return out;
-  }
-  if (!Array.isArray(input)) {
-    throw new HpsError('BAD_KEY', `${where}: expected a BigInt64Array, BigUint64Array, Int32Array, Uint32Array or an array of safe integers, got ${describeValue(input)}`);
   }
   for (let i = 0; i < input.length; i++) {
     const v = input[i];

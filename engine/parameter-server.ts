@@ -13,6 +13,7 @@ import { TableRuntime } from './pipeline/table-runtime.js';
 import { LookupPool } from './pool/lookup-pool.js';
 import { ModelUsage } from './model-usage.js';
 import type { Cluster } from 'ioredis';
+import { join, resolve } from 'node:path';
 import type { StoreMark } from './lmdb/lmdb-store.js';
 import { openRedisClients } from './redis/open.js';
 import type { RedisTierStats } from './redis/redis-tier.js';
@@ -273,11 +274,11 @@ export class ParameterServer {
    */
   async lookupMany(model: string, specs: readonly LookupSpec[]): Promise<Float32Array[]> {
     if (!Array.isArray(specs)) {
-      throw new HpsError('BAD_KEY', `lookupMany: specs: expected an array of { table, keys, out? }, got ${describeValue(specs)}`);
+      throw badArgument('lookupMany: specs', 'an array of { table, keys, out? }', specs);
     }
     const planned = specs.map((spec, i) => {
       if (spec === null || typeof spec !== 'object') {
-        throw new HpsError('BAD_KEY', `lookupMany: specs[${i}]: expected { table, keys, out? }, got ${describeValue(spec)}`);
+        throw badArgument(`lookupMany: specs[${i}]`, '{ table, keys, out? }', spec);
       }
       const entry = this.table(model, spec.table);
       const keys = normalizeKeys(spec.keys, entry.config.keyType, `specs[${i}].keys`);
@@ -325,6 +326,11 @@ export class ParameterServer {
     const entry = this.table(model, table);
     const normalized = normalizeKeys(keys, entry.config.keyType, 'keys');
     const csr = checkOffsets(offsets, normalized.length);
+    if (options === null || typeof options !== 'object') throw badArgument('options', 'an object { combiner?, weights?, out? } or undefined', options);
+    const { weights } = options;
+    if (weights !== undefined && weights !== null && (!(weights instanceof Float32Array) || weights.length !== normalized.length)) {
+      throw new HpsError('BAD_VECTOR', `options.weights: expected a Float32Array of one weight per key (${normalized.length}), got ${describeValue(weights)}`);
+    }
     const size = (csr.length - 1) * entry.dim;
     const out = options.out ?? new Float32Array(size);
     if (!(out instanceof Float32Array) || out.length !== size) {
@@ -429,12 +435,25 @@ export class ParameterServer {
     const entry = this.table(model, table);
     const store = this.storeOf(model);
     const source = await openImportSource(spec, entry.dim);
+    this.warnIfUndoneAtOpen(model, entry.config, source);
     const { report } = await importTable(store, entry.config.name, source, { keyType: entry.config.keyType, progress: options.progress });
     // The table was replaced as a whole: empty its caches, then warm them again as at open.
     await entry.runtime.clearCaches();
     const { parts } = entry.built;
     await warmUp(entry.config, store, null, parts.l2, parts.l1, this.config.volatileDb.initialCacheRate);
     return report;
+  }
+
+  /**
+   * A table with a sparse file in the configuration is made to match it at every open (a changed
+   * fingerprint is imported again): rows imported from other files are replaced at the next open. Says
+   * so when the import starts, naming both.
+   */
+  private warnIfUndoneAtOpen(model: string, table: TableConfig, source: ImportSource): void {
+    if (!table.sparseFile) return;
+    const sparse = new Set([join(table.sparseFile, 'key'), join(table.sparseFile, 'emb_vector')].map((f) => resolve(f)));
+    if (source.files.every((f) => sparse.has(resolve(f)))) return;
+    this.context.warn(`hps: model ${model} table ${table.name}: importing ${source.files.join(', ')}, not the table's sparse file ${table.sparseFile} (sparse_files in the configuration): the next open of this configuration imports ${table.sparseFile} again over these rows, since the store no longer matches it. To keep these rows, write them as that sparse file (hps export) or change sparse_files`);
   }
 
   /** Writes a table's persistent rows as a HugeCTR folder (`key`, `emb_vector`). */
@@ -525,7 +544,7 @@ export class ParameterServer {
       const resolved = await loadConfig(this.source, { strict: this.context.options.strict });
       const config = resolved.models.find((m) => m.name === model);
       if (!config) {
-        throw new HpsError('UNKNOWN_MODEL', `model ${JSON.stringify(model)} is not in ${resolved.sourceFile ?? 'the configuration'}; models there: ${resolved.models.map((m) => m.name).join(', ')}`);
+        throw new HpsError('UNKNOWN_MODEL', `model ${shown(model)} is not in ${resolved.sourceFile ?? 'the configuration'}; models there: ${resolved.models.map((m) => m.name).join(', ')}`);
       }
       const imports: ImportReport[] = [];
       const fresh = await openEntry({ ...this.config, models: resolved.models }, config, imports, this.context);
@@ -551,7 +570,7 @@ export class ParameterServer {
   private modelEntry(model: string): ModelEntry {
     const m = this.models.get(model);
     if (!m) {
-      throw new HpsError('UNKNOWN_MODEL', `model ${JSON.stringify(model)} is not loaded; known models: ${[...this.models.keys()].join(', ') || '(none)'}`);
+      throw new HpsError('UNKNOWN_MODEL', `model ${shown(model)} is not loaded; known models: ${[...this.models.keys()].join(', ') || '(none)'}`);
     }
     return m;
   }
@@ -562,7 +581,7 @@ export class ParameterServer {
     const entry = typeof table === 'number' ? m.tables[table] : m.tables.find((t) => t.config.name === table);
     if (!entry || (typeof table === 'number' && !Number.isInteger(table))) {
       const known = m.tables.map((t) => `${t.index}: ${t.config.name}`).join(', ');
-      throw new HpsError('UNKNOWN_TABLE', `model ${model} has no table ${JSON.stringify(table)}; known tables (index: name): ${known}`);
+      throw new HpsError('UNKNOWN_TABLE', `model ${model} has no table ${shown(table)}; known tables (index: name): ${known}`);
     }
     return entry;
   }
@@ -641,6 +660,7 @@ async function openEntry(config: ResolvedConfig, model: ModelConfig, imports: Im
     pool = new LookupPool({
       threads: config.workerThreads,
       setup: { tables: opened.tables.map((t) => t.built.setup) },
+      warn: context.warn,
       onWorkerExit: (threadId) => {
         for (const { l1, l2 } of parts) {
           if (l1 instanceof WasmEmbeddingCache) l1.releaseThread(threadId);
@@ -677,6 +697,12 @@ async function closeEntry(m: ModelEntry): Promise<void> {
 async function retire(m: ModelEntry): Promise<void> {
   await m.usage.idle();
   await closeEntry(m);
+}
+
+/** A model or table argument in a message: a name quoted, a number as it is (NaN too), anything else by describeValue. */
+function shown(v: unknown): string {
+  if (typeof v === 'number') return String(v);
+  return typeof v === 'string' ? JSON.stringify(v) : describeValue(v);
 }
 
 /** `write`, but each distinct line only once (tables of one open share one notice). */

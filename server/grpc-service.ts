@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { ServerContext } from './context.js';
-import { badRequest, grpcStatusOf, messageOf } from './errors.js';
+import { badRequest, grpcStatusOf, isServerFault, messageOf } from './errors.js';
 import { MODEL_VERSION, OUTPUT0 } from './hps-model.js';
 import type { InputTensor } from './tensors.js';
 
@@ -45,7 +45,7 @@ export function grpcServer(ctx: ServerContext): grpc.Server {
       (res) => callback(null, res),
       (e: unknown) => {
         const code = grpcStatusOf(e);
-        if (code === grpc.status.INTERNAL) ctx.options.log(`hps serve: internal error (gRPC): ${(e as Error).stack ?? messageOf(e)}`);
+        if (isServerFault(e)) ctx.options.log(`hps serve: internal error (gRPC): ${(e as Error).stack ?? messageOf(e)}`);
         callback({ code, details: messageOf(e) });
       },
     );

@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { HpsError } from '../engine/errors.js';
 import type { ServerContext } from './context.js';
-import { badRequest, httpStatusOf, messageOf } from './errors.js';
+import { badRequest, httpStatusOf, isServerFault, messageOf } from './errors.js';
 import { binaryResponse, HEADER_LENGTH, jsonResponse, parseInferBody } from './http-infer.js';
 import { parseWriteBody } from './writes.js';
 
@@ -38,7 +38,7 @@ export function httpApp(ctx: ServerContext): FastifyInstance {
     if ((error as { code?: string }).code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       message = `the request body exceeds the server's limit of ${options.bodyLimit} bytes (--body-limit)`;
     }
-    if (status >= 500 && !(error instanceof HpsError)) options.log(`hps serve: internal error: ${(error as Error).stack ?? message}`);
+    if (isServerFault(error)) options.log(`hps serve: internal error: ${(error as Error).stack ?? message}`);
     void reply.code(status).send({ error: message });
   });
   app.setNotFoundHandler((req, reply) => {

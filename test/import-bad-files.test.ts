@@ -117,10 +117,35 @@ test('JSONL errors name the line', async () => {
     ['{"key": "99999999999999999999", "vector": [1, 2, 3, 4]}', 'BAD_KEY', /bad\.jsonl:3: "key" 99999999999999999999 is out of range/],
     ['{"key": 3, "vector": [1, 2, 3]}', 'BAD_VECTOR', /bad\.jsonl:3: "vector" has 3 values, expected dim 4/],
     ['{"key": 3, "vector": [1, 2, "x", 4]}', 'BAD_VECTOR', /bad\.jsonl:3: "vector"\[2\] is "x"/],
+    // beyond float32 (it would be stored as Infinity); the largest float32 itself is fine (next test)
+    ['{"key": 3, "vector": [1, 1e39, 3, 4]}', 'BAD_VECTOR', /bad\.jsonl:3: "vector"\[1\] is 1e\+39, beyond the float32 range/],
+    ['{"key": 3, "vector": [1, 2, -3.5e38, 4]}', 'BAD_VECTOR', /bad\.jsonl:3: "vector"\[2\] is -3\.5e\+38, beyond the float32 range/],
   ];
   for (const [line, code, pattern] of variants) {
     writeFileSync(file, [good[0], good[1], line, good[3]].join('\n'));
     await rejects(() => openJsonl(file, dim), code, pattern);
+  }
+});
+
+test('JSONL: the float32 extremes import exactly', async () => {
+  const file = join(dir.path, 'extremes.jsonl');
+  const max = 3.4028234663852886e38;
+  const tiny = 1.401298464324817e-45;
+  writeFileSync(file, `{"key": 11, "vector": [${max}, ${-max}, ${tiny}, 0.1]}\n`);
+  const other = LmdbStore.open(dir.path, 'extremes');
+  await importTable(other, 'x', openJsonl(file, dim), { keyType: 'int64', progress: false });
+  const out = new Float32Array(dim);
+  assert.is(other.get('x', BigInt64Array.of(11n), out).length, 0);
+  assert.equal(Array.from(out), [max, -max, tiny, Math.fround(0.1)]);
+  await other.close();
+});
+
+test('JSONL: an empty file (or one of blank lines) is BAD_FILE and never replaces the table with 0 rows', async () => {
+  const file = join(dir.path, 'empty.jsonl');
+  for (const text of ['', '\n\n  \n']) {
+    writeFileSync(file, text);
+    await rejects(() => openJsonl(file, dim), 'BAD_FILE', /empty\.jsonl: no rows \(expected one \{"key": \.\.\., "vector": \[\.\.\.\]\} per line\)/);
+    await rejects(() => openJsonl(file), 'BAD_FILE', /empty\.jsonl: no rows/);
   }
 });
 

@@ -45,7 +45,7 @@ test('lookupMany checks every spec before looking anything up, naming the bad on
   await expectError(() => ps.lookupMany('m', [{ table: 'a', keys: [1] }, { table: 'zz', keys: [2] }]), 'UNKNOWN_TABLE', /zz/);
   await expectError(() => ps.lookupMany('m', [{ table: 'a', keys: [1] }, { table: 'b', keys: [1.5] }]), 'BAD_KEY', /specs\[1\]\.keys/);
   await expectError(() => ps.lookupMany('m', [{ table: 'b', keys: [1], out: new Float32Array(4) }]), 'BAD_OUTPUT', /specs\[0\]\.out.*5/);
-  await expectError(() => ps.lookupMany('m', [null as never]), 'BAD_KEY', /specs\[0\]/);
+  await expectError(() => ps.lookupMany('m', [null as never]), 'BAD_ARGUMENT', /specs\[0\]/);
   await expectError(() => ps.lookupMany('nope', [{ table: 'a', keys: [1] }]), 'UNKNOWN_MODEL', /nope/);
   assert.is(ps.stats().reduce((n, t) => n + t.lookups, 0), 0, 'nothing was looked up');
   await ps.close();

@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { PipelineKernels, type Combiner } from '../engine/pipeline/kernels-wasm.js';
 import { rng } from './helpers/random.js';
-import { throwsHps } from './helpers/expect-error.js';
+import { HpsError } from '../engine/errors.js';
 
 
 /** n keys drawn from `distinct` random 64-bit keys (so with repeats), including negative bit patterns. */
@@ -130,22 +130,34 @@ test('pool: weights that sum to zero give zeros for mean; zero weights give zero
   assert.equal(Array.from(kernels.pool(rows, inverse, offsets, 2, 'mean')), [2, 3]);
 });
 
-test('bad inputs name the argument, the position and what was expected', () => {
+test('misuse is an internal assertion (a bug), never an HpsError: ParameterServer checks these arguments first', () => {
   const rows = new Float32Array(12);
   const inverse = new Uint32Array([0, 2, 1]);
-  throwsHps(() => kernels.dedup([1, 2] as never), 'BAD_KEY', /keys: expected a BigInt64Array/);
-  throwsHps(() => kernels.scatter(rows, new Uint32Array([0, 3, 1]), 4), 'BAD_KEY', /inverse\[1\]: 3 is out of range: expected an index below the 3 unique rows/);
-  throwsHps(() => kernels.scatter(new Float32Array(10), inverse, 4), 'BAD_VECTOR', /uniqueRows: expected a Float32Array of whole rows of dim 4, got a Float32Array of 10/);
-  throwsHps(() => kernels.scatter(rows, inverse, 0), 'BAD_CONFIG', /dim: expected an integer >= 1, got 0/);
-  throwsHps(() => kernels.scatter(rows, inverse, 4, new Float32Array(11)), 'BAD_OUTPUT', /out: expected a Float32Array of at least inverse\.length x dim = 12 floats, got a Float32Array of 11/);
-  throwsHps(() => kernels.scatter(rows, [0, 1] as never, 4), 'BAD_KEY', /inverse: expected a Uint32Array/);
-  throwsHps(() => kernels.pool(rows, inverse, new Uint32Array([0, 2, 1, 3]), 4, 'sum'), 'BAD_OFFSETS', /offsets\[2\]: 1 breaks the CSR rule/);
-  throwsHps(() => kernels.pool(rows, inverse, new Uint32Array([1, 3]), 4, 'sum'), 'BAD_OFFSETS', /offsets\[0\]: 1 breaks the CSR rule: expected offsets\[0\] = 0/);
-  throwsHps(() => kernels.pool(rows, inverse, new Uint32Array([0, 2]), 4, 'sum'), 'BAD_OFFSETS', /offsets\[1\]: 2 .* offsets\[1\] = the number of keys \(3\)/);
-  throwsHps(() => kernels.pool(rows, inverse, new Uint32Array(0), 4, 'sum'), 'BAD_OFFSETS', /offsets: expected a Uint32Array of rows \+ 1 CSR offsets/);
-  throwsHps(() => kernels.pool(rows, inverse, new Uint32Array([0, 3]), 4, 'max' as Combiner), 'BAD_ARGUMENT', /combiner: expected 'sum', 'mean' or 'sqrtn', got string "max"/);
-  throwsHps(() => kernels.pool(rows, inverse, new Uint32Array([0, 3]), 4, 'mean', new Float32Array(2)), 'BAD_VECTOR', /weights: expected null or a Float32Array of one weight per key \(3\), got a Float32Array of 2/);
-  throwsHps(() => kernels.pool(rows, inverse, new Uint32Array([0, 1, 3]), 4, 'sum', null, new Float32Array(7)), 'BAD_OUTPUT', /at least rows \(offsets\.length - 1\) x dim = 8 floats, got a Float32Array of 7/);
+  const bug = (fn: () => unknown, pattern: RegExp) => {
+    try {
+      fn();
+    } catch (e) {
+      assert.not.instance(e, HpsError);
+      assert.match((e as Error).message, /^hps-node internal error: /);
+      assert.match((e as Error).message, pattern);
+      return;
+    }
+    assert.unreachable('expected an internal assertion');
+  };
+  bug(() => kernels.dedup([1, 2] as never), /keys must be a BigInt64Array/);
+  bug(() => kernels.scatter(rows, new Uint32Array([0, 3, 1]), 4), /inverse\[1\] = 3 is not below the 3 unique rows/);
+  bug(() => kernels.scatter(new Float32Array(10), inverse, 4), /uniqueRows must be a Float32Array of whole rows of dim 4/);
+  bug(() => kernels.scatter(rows, inverse, 0), /dim must be an integer >= 1, got 0/);
+  bug(() => kernels.scatter(rows, inverse, 4, new Float32Array(11)), /out must be a Float32Array of at least inverse\.length x dim = 12 floats/);
+  bug(() => kernels.scatter(rows, [0, 1] as never, 4), /inverse must be a Uint32Array/);
+  bug(() => kernels.pool(rows, inverse, new Uint32Array([0, 2, 1, 3]), 4, 'sum'), /offsets\[2\] = 1 breaks the CSR rule/);
+  bug(() => kernels.pool(rows, inverse, new Uint32Array([1, 3]), 4, 'sum'), /offsets\[0\] = 1 breaks the CSR rule/);
+  bug(() => kernels.pool(rows, inverse, new Uint32Array([0, 2]), 4, 'sum'), /offsets\[1\] = 2 breaks the CSR rule \(0 first, non-decreasing, 3 last\)/);
+  bug(() => kernels.pool(rows, inverse, new Uint32Array(0), 4, 'sum'), /offsets must be a Uint32Array/);
+  bug(() => kernels.pool(rows, inverse, new Uint32Array([0, 3]), 4, 'max' as Combiner), /unknown combiner max/);
+  bug(() => kernels.pool(rows, inverse, new Uint32Array([0, 3]), 4, 'mean', new Float32Array(2)), /weights must be null or one float per key/);
+  bug(() => kernels.pool(rows, inverse, new Uint32Array([0, 1, 3]), 4, 'sum', null, new Float32Array(7)), /at least rows \(offsets\.length - 1\) x dim = 8 floats/);
+  bug(() => kernels.scatterStaged(new Uint32Array(2), new Float32Array(8)), /scatterStaged: expected the inverse map/);
 });
 
 test.run();

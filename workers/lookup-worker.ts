@@ -1,3 +1,4 @@
+import { parentPort } from 'node:worker_threads';
 import { workerData } from 'piscina';
 import { attachTable } from '../engine/pipeline/table-setup.js';
 import { serveUnique, warmingTiers } from '../engine/pipeline/serve.js';
@@ -6,7 +7,7 @@ import { serveKeys } from '../engine/pipeline/serve-keys.js';
 import { PipelineKernels } from '../engine/pipeline/kernels-wasm.js';
 import type { LmdbStore } from '../engine/lmdb/lmdb-store.js';
 import type { TableTiers } from '../engine/pipeline/tiers.js';
-import type { RangeTask, RangeResult, WorkerSetup } from '../engine/pool/protocol.js';
+import type { RangeTask, RangeResult, WorkerSetup, WorkerWarning } from '../engine/pool/protocol.js';
 
 /**
  * A lookup worker: attaches to a table's shared tiers (wasm instances over the shared memories, LMDB
@@ -17,7 +18,8 @@ import type { RangeTask, RangeResult, WorkerSetup } from '../engine/pool/protoco
 const setup = workerData as WorkerSetup;
 const stores = new Map<string, LmdbStore>();
 const tables: (TableTiers | undefined)[] = [];
-const deferred = new DeferredWork();
+// Failures of deferred work go to the pool's owner (OpenOptions.warn), never to this thread's stderr.
+const deferred = new DeferredWork((line) => parentPort?.postMessage({ hpsWarning: line } satisfies WorkerWarning));
 let kernels: PipelineKernels | undefined;
 
 export default function serveRange(task: RangeTask): RangeResult {

@@ -1,4 +1,4 @@
-import { badArgument, badOffsets, describeValue, gpuSetupError, HpsError } from '../errors.js';
+import { assert, describeValue, gpuSetupError, HpsError } from '../errors.js';
 import { loadNative, type NativeAddon, type NativeCache, type NativeDeviceInfo } from '../native.js';
 import type { CachePolicy } from '../config/types.js';
 import type { CacheStats, EmbeddingCache } from './types.js';
@@ -162,19 +162,11 @@ export class CudaEmbeddingCache implements EmbeddingCache {
   async queryPooled(keys: BigInt64Array, offsets: Uint32Array, weights: Float32Array | null, combiner: Combiner, out: Float32Array): Promise<Uint32Array> {
     const c = this.open();
     checkKeys(keys);
-    if (!(offsets instanceof Uint32Array) || offsets.length < 1) {
-      throw badOffsets(`offsets: expected a Uint32Array of rows + 1 CSR offsets, got ${describeValue(offsets)}`);
-    }
-    if (offsets[0] !== 0) throw badOffsets( `offsets[0]: expected 0, got ${offsets[0]}`);
-    for (let r = 1; r < offsets.length; r++) {
-      if (offsets[r] < offsets[r - 1]) throw badOffsets( `offsets[${r}]: ${offsets[r]} is below offsets[${r - 1}] = ${offsets[r - 1]}: expected non-decreasing offsets`);
-    }
-    const last = offsets[offsets.length - 1];
-    if (last !== keys.length) throw badOffsets( `offsets[${offsets.length - 1}]: expected keys.length = ${keys.length}, got ${last}`);
-    if (weights !== null && (!(weights instanceof Float32Array) || weights.length !== keys.length)) {
-      throw new HpsError('BAD_VECTOR', `weights: expected null or a Float32Array of keys.length = ${keys.length}, got ${describeValue(weights)}`);
-    }
-    if (!(combiner in COMBINERS)) throw badArgument('combiner', "'sum', 'mean' or 'sqrtn'", combiner);
+    // The GPU reads rows by these offsets: checked here too (cheaply, once per call), as an invariant.
+    assert(offsets instanceof Uint32Array && offsets.length >= 1 && offsets[0] === 0 && offsets[offsets.length - 1] === keys.length, `queryPooled: offsets must be a Uint32Array from 0 to keys.length (${keys.length})`);
+    for (let r = 1; r < offsets.length; r++) assert(offsets[r] >= offsets[r - 1], `queryPooled: offsets[${r}] = ${offsets[r]} is below offsets[${r - 1}] = ${offsets[r - 1]}`);
+    assert(weights === null || (weights instanceof Float32Array && weights.length === keys.length), 'queryPooled: weights must be null or one float per key');
+    assert(combiner in COMBINERS, `queryPooled: unknown combiner ${String(combiner)}`);
     const rows = offsets.length - 1;
     checkOut(out, rows, this.dim, 'offsets.length - 1');
     if (rows === 0) return new Uint32Array(0);
@@ -264,22 +256,21 @@ function checkLength(length: number): void {
   }
 }
 
+/*
+ * Calls come from the pipeline with what ParameterServer checked at the public boundary: a wrong type
+ * or size here is a bug, asserted (the addon would read or write past a buffer). The key-count limit
+ * of the addon is a real limit of this cache, an HpsError.
+ */
 function checkKeys(keys: unknown): asserts keys is BigInt64Array {
-  if (!(keys instanceof BigInt64Array)) {
-    throw new HpsError('BAD_KEY', `keys: expected a BigInt64Array (see engine/keys.ts normalizeKeys), got ${describeValue(keys)}`);
-  }
-  if (keys.length >= 2 ** 31) throw new HpsError('BAD_KEY', `keys: at most 2^31 - 1 keys a call, got ${keys.length}`);
+  assert(keys instanceof BigInt64Array, 'CudaEmbeddingCache: keys must be a BigInt64Array (normalizeKeys)');
+  if (keys.length >= 2 ** 31) throw new HpsError('BAD_KEY', `keys: the GPU cache takes at most 2^31 - 1 keys a call, got ${keys.length}`);
 }
 
 function checkOut(out: unknown, rows: number, dim: number, what: string): asserts out is Float32Array {
-  if (!(out instanceof Float32Array) || out.length < rows * dim) {
-    throw new HpsError('BAD_OUTPUT', `out: expected a Float32Array of at least ${what} x dim = ${rows} x ${dim} = ${rows * dim} floats, got ${describeValue(out)}`);
-  }
+  assert(out instanceof Float32Array && out.length >= rows * dim, `CudaEmbeddingCache: out must be a Float32Array of at least ${what} x dim = ${rows} x ${dim} = ${rows * dim} floats`);
 }
 
 function checkVectors(vectors: unknown, n: number, dim: number): asserts vectors is Float32Array {
-  if (!(vectors instanceof Float32Array) || vectors.length !== n * dim) {
-    throw new HpsError('BAD_VECTOR', `vectors: expected a Float32Array of keys.length x dim = ${n} x ${dim} = ${n * dim} floats, got ${describeValue(vectors)}`);
-  }
+  assert(vectors instanceof Float32Array && vectors.length === n * dim, `CudaEmbeddingCache: vectors must be a Float32Array of keys.length x dim = ${n} x ${dim} = ${n * dim} floats`);
 }
 

@@ -52,7 +52,9 @@ export function unknownKeyProblem(schema: z.ZodType, path: readonly PathPart[], 
   const known = knownKeys(schema, path);
   const at = keyPath([...path, key]);
   const near = closest(key, known);
-  return { path: at, message: `unknown key; ${hints[at] ?? (near ? `did you mean "${near}"?` : `expected one of: ${known.join(', ')}`)}` };
+  // Own keys only: a key named "__proto__" or "constructor" must not find Object.prototype's members.
+  const hint = Object.hasOwn(hints, at) ? hints[at] : undefined;
+  return { path: at, message: `unknown key; ${hint ?? (near ? `did you mean "${near}"?` : `expected one of: ${known.join(', ')}`)}` };
 }
 
 /** Throws one BAD_CONFIG error listing every problem, one per line, under a header naming the source. */

@@ -1,11 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { HpsError } from '../errors.js';
+import { HpsError, looksLikeText, textExcerpt } from '../errors.js';
+import { jsonFaultOffset } from './json-fault.js';
 
 /*
  * Reading JSON files of a configuration (the ps.json; a model's network_file). A missing or unreadable
  * file, or invalid JSON, is a BAD_CONFIG error naming the file (`what` says which kind of file); for
- * invalid JSON also the byte offset, line and column of the fault.
+ * invalid JSON also the byte offset, line and column of the fault, and a short escaped excerpt around
+ * it. A file that is not text at all is never quoted.
  */
 
 export async function readJsonFile(file: string, what = 'config file'): Promise<unknown> {
@@ -41,17 +43,25 @@ function parseJson(text: string, file: string, what: string): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
+    // A binary file (a model file given by mistake) is named, never quoted.
+    if (!looksLikeText(text)) {
+      throw new HpsError('BAD_CONFIG', `${what} ${file} is not JSON text: it holds binary bytes (${text.length} characters); expected a JSON file`, { cause: err });
+    }
     const reason = (err as Error).message;
     const at = /at position (\d+)/.exec(reason);
-    const pos = at ? Number(at[1]) : text.length;
+    // V8 names no position for an unexpected character (it quotes the text instead): find it here.
+    const found = at ? Number(at[1]) : jsonFaultOffset(text);
+    const pos = found < 0 ? text.length : found;
     const before = text.slice(0, pos);
     const line = before.split('\n').length;
     const column = pos - before.lastIndexOf('\n');
     const byte = bom + Buffer.byteLength(before, 'utf8');
-    const fault = reason.replace(/ in JSON at position \d+.*$/, '').replace(/ \(line \d+ column \d+\)$/, '');
+    const fault = at
+      ? reason.replace(/ at position \d+.*$/, '').replace(/ in JSON$/, '')
+      : pos >= text.length ? 'Unexpected end of JSON input' : `Unexpected character ${JSON.stringify(text[pos])}`;
     throw new HpsError(
       'BAD_CONFIG',
-      `invalid JSON in ${what} ${file} at byte offset ${byte} (line ${line}, column ${column}): ${fault}`,
+      `invalid JSON in ${what} ${file} at byte offset ${byte} (line ${line}, column ${column}): ${fault}${text.length > 0 ? ` near ${textExcerpt(text, pos)}` : ''}`,
       { cause: err },
     );
   }

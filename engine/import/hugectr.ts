@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { HpsError } from '../errors.js';
+import { badArgument, HpsError } from '../errors.js';
 import type { KeyType } from '../keys.js';
 import type { LmdbStore } from '../lmdb/lmdb-store.js';
 import { checkKeyRange, readExact, sizeError, type ImportSource, type RowChunk } from './source.js';
@@ -142,6 +142,7 @@ export interface ExportReport {
  * nothing is left behind.
  */
 export async function exportHugeCtrFolder(store: LmdbStore, table: string, folder: string): Promise<ExportReport> {
+  if (typeof folder !== 'string' || folder === '') throw badArgument(`export of model ${store.model} table ${table}: folder`, 'a folder path', folder);
   const started = performance.now();
   const tag = `${process.pid}-${randomBytes(6).toString('hex')}`;
   const keyTmp = join(folder, `.key.partial-${tag}`);
@@ -155,8 +156,8 @@ export async function exportHugeCtrFolder(store: LmdbStore, table: string, folde
     keysFh = await open(keyTmp, 'wx');
     vectorsFh = await open(vectorTmp, 'wx');
     for (const { keys, vectors } of store.scan(table)) {
-      await keysFh.write(new Uint8Array(keys.buffer, keys.byteOffset, keys.byteLength));
-      await vectorsFh.write(new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength));
+      await writeAll(keysFh, new Uint8Array(keys.buffer, keys.byteOffset, keys.byteLength));
+      await writeAll(vectorsFh, new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength));
       rows += keys.length;
       bytes += keys.byteLength + vectors.byteLength;
     }
@@ -173,6 +174,18 @@ export async function exportHugeCtrFolder(store: LmdbStore, table: string, folde
     throw new HpsError('IO', `model ${store.model} table ${table}: cannot export to ${folder}: ${describeFsError(e)}; expected a folder that exists or can be created, with room for ${store.table(table)?.count ?? 0} rows`, { cause: e });
   }
   return { folder, rows, bytes, seconds: (performance.now() - started) / 1000 };
+}
+
+/**
+ * Writes all of `bytes`. A file handle's write may write fewer bytes than asked (a file system that
+ * fills up does, before it fails with ENOSPC), so it loops until every byte is written or a write fails.
+ */
+async function writeAll(fh: FileHandle, bytes: Uint8Array): Promise<void> {
+  for (let at = 0; at < bytes.length;) {
+    const { bytesWritten } = await fh.write(bytes, at, bytes.length - at);
+    if (bytesWritten === 0) throw Object.assign(new Error('no space left on device (a write made no progress)'), { code: 'ENOSPC' });
+    at += bytesWritten;
+  }
 }
 
 /** A file-system error in words (Node's "ENOSPC: no space left on device" reads as I/O noise). */

@@ -1,12 +1,14 @@
 import fs, { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { HpsError } from '../errors.js';
+import { HpsError, looksLikeText } from '../errors.js';
 import type { KeyType } from '../keys.js';
 import { fileSize } from './hugectr.js';
 import type { ImportSource, RowChunk } from './source.js';
 
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
+/** The largest finite float32, (2 - 2^-23) x 2^127. */
+const FLOAT32_MAX = 3.4028234663852886e38;
 
 /**
  * JSON Lines for small tables: one `{"key": 1, "vector": [0.1, ...]}` per line (blank lines skipped).
@@ -35,7 +37,7 @@ function firstDim(file: string): number {
     const text = buf.subarray(0, n).toString('utf8');
     const lines = text.split('\n');
     const index = lines.findIndex((l) => l.trim() !== '');
-    if (index < 0) throw new HpsError('BAD_FILE', `${file}: no rows (expected one {"key": ..., "vector": [...]} per line)`);
+    if (index < 0) throw noRows(file);
     const vector = parseLine(lines[index], file, index + 1).vector;
     return vector.length;
   } finally {
@@ -49,6 +51,7 @@ async function* readJsonl(file: string, source: { dim: number }, maxRows: number
   const vectors = new Float32Array(maxRows * dim);
   const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
   let n = 0;
+  let total = 0;
   let lineNo = 0;
   for await (const line of lines) {
     lineNo++;
@@ -59,14 +62,25 @@ async function* readJsonl(file: string, source: { dim: number }, maxRows: number
     for (let k = 0; k < dim; k++) {
       const v = vector[k];
       if (typeof v !== 'number') throw new HpsError('BAD_VECTOR', `${file}:${lineNo}: "vector"[${k}] is ${JSON.stringify(v)}, expected a number`);
+      // Stored as float32: a value beyond its range would silently become Infinity.
+      if (!Number.isFinite(Math.fround(v))) {
+        throw new HpsError('BAD_VECTOR', `${file}:${lineNo}: "vector"[${k}] is ${v}, beyond the float32 range: expected a value of magnitude at most ${FLOAT32_MAX}`);
+      }
       vectors[n * dim + k] = v;
     }
+    total++;
     if (++n === maxRows) {
       yield { keys, vectors };
       n = 0;
     }
   }
+  // An empty file is a mistake (a failed export, a wrong path), never a table of 0 rows replacing one.
+  if (total === 0) throw noRows(file);
   if (n > 0) yield { keys: keys.subarray(0, n), vectors: vectors.subarray(0, n * dim) };
+}
+
+function noRows(file: string): HpsError {
+  return new HpsError('BAD_FILE', `${file}: no rows (expected one {"key": ..., "vector": [...]} per line)`);
 }
 
 function parseLine(line: string, file: string, lineNo: number): { key: unknown; vector: unknown[] } {
@@ -74,6 +88,8 @@ function parseLine(line: string, file: string, lineNo: number): { key: unknown; 
   try {
     row = JSON.parse(line);
   } catch (e) {
+    // V8's message quotes the line; a binary file given by mistake is named, never quoted.
+    if (!looksLikeText(line)) throw new HpsError('BAD_FILE', `${file}:${lineNo}: not JSON Lines text (the line holds binary bytes); expected one {"key": ..., "vector": [...]} per line`);
     throw new HpsError('BAD_FILE', `${file}:${lineNo}: not valid JSON (${(e as Error).message})`);
   }
   if (typeof row !== 'object' || row === null || !('key' in row) || !('vector' in row)) {

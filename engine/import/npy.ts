@@ -1,5 +1,5 @@
 import { open } from 'node:fs/promises';
-import { HpsError } from '../errors.js';
+import { HpsError, looksLikeText, textExcerpt } from '../errors.js';
 import type { KeyType } from '../keys.js';
 import { fileSize, readPair, readPair32 } from './hugectr.js';
 import { readExact, sizeError, type ImportSource } from './source.js';
@@ -32,7 +32,8 @@ export function parseNpyHeader(head: Uint8Array, file: string): NpyHeader {
   const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(text)?.[1];
   const shapeText = /'shape'\s*:\s*\(([^)]*)\)/.exec(text)?.[1];
   if (descr === undefined || fortran === undefined || shapeText === undefined) {
-    throw new HpsError('BAD_FILE', `${file}: .npy header at byte ${start} is not a dict with 'descr', 'fortran_order' and 'shape': ${JSON.stringify(text.trim())}`);
+    const shown = looksLikeText(text) ? `, it begins ${textExcerpt(text.trim(), 0, 40)}` : ' (and is not text)';
+    throw new HpsError('BAD_FILE', `${file}: .npy header at byte ${start} is not a dict with 'descr', 'fortran_order' and 'shape'${shown}`);
   }
   const shape = shapeText.split(',').map((s) => s.trim()).filter((s) => s !== '').map(Number);
   if (shape.some((d) => !Number.isSafeInteger(d) || d < 0)) throw new HpsError('BAD_FILE', `${file}: .npy shape (${shapeText}) is not a tuple of sizes`);
@@ -40,9 +41,12 @@ export function parseNpyHeader(head: Uint8Array, file: string): NpyHeader {
 }
 
 async function readHeader(file: string): Promise<NpyHeader> {
-  const fh = await open(file, 'r');
+  // Every failure to read is BAD_FILE naming the file, never a raw ENOENT or EACCES.
+  const size = fileSize(file);
+  const fh = await open(file, 'r').catch((e: Error) => {
+    throw new HpsError('BAD_FILE', `${file}: cannot read: ${e.message}`, { cause: e });
+  });
   try {
-    const size = fileSize(file);
     const head = new Uint8Array(Math.min(size, 65536 + 12));
     await readExact(fh, head, 0, file);
     return parseNpyHeader(head, file);

@@ -2,14 +2,15 @@
  * Work taken off the request path (cache insertions after a high-hit-rate request). It runs on the
  * next turn of the event loop, or at the start of the next request on this thread if that comes first:
  * a caller that awaits lookups back to back never yields a turn, and its deferred work must still run.
- * A failure goes to `warn` (OpenOptions.warn on the main thread), since no request is left to fail by then.
+ * A failure goes to `warn`, since no request is left to fail by then: OpenOptions.warn on the calling
+ * thread; in a lookup worker, a message that the pool hands to the same OpenOptions.warn (workerWarning).
  */
 export class DeferredWork {
   private queue: (() => void | Promise<unknown>)[] = [];
   private scheduled = false;
   private closed = false;
 
-  constructor(private readonly warn: (line: string) => void = (line) => process.emitWarning(line)) {}
+  constructor(private readonly warn: (line: string) => void) {}
 
   /** Queues `work` (bound so it can be passed around as a function). */
   readonly add = (work: () => void | Promise<unknown>): void => {

@@ -1,4 +1,4 @@
-import { badArgument, badOffsets, describeValue, HpsError } from '../errors.js';
+import { assert, HpsError } from '../errors.js';
 import { instantiateKernels, type WasmKernels } from '../wasm/loader.js';
 import { newKernelMemory, KERNEL_RESERVED_BYTES, MAX_MEMORY_PAGES, WASM_PAGE_BYTES } from '../wasm/memory.js';
 
@@ -20,6 +20,8 @@ const MAX_BYTES = MAX_MEMORY_PAGES * WASM_PAGE_BYTES;
  * The lookup pipeline's wasm kernels (wasm/pipeline.c) on a memory of their own: one instance per
  * thread. Inputs are copied into the memory in bulk, the kernel runs with no JavaScript per key, and
  * results are copied out into new arrays or the caller's `out`. The memory grows to the largest call.
+ * Internal: callers pass what ParameterServer checked at the public boundary (normalized keys, CSR
+ * offsets, weights, outputs), so a bad argument here is a bug, asserted, not an HpsError.
  */
 export class PipelineKernels {
   private readonly memory: WebAssembly.Memory;
@@ -89,9 +91,7 @@ export class PipelineKernels {
   /** Writes the rows staged by `stageRows` into `out` (n x dim) in request order, by `inverse` (from dedup). */
   scatterStaged(inverse: Uint32Array, out: Float32Array): void {
     const st = this.staged;
-    if (st === null || inverse.length !== st.n) {
-      throw new HpsError('BAD_KEY', `scatterStaged: expected the inverse map of the ${st?.n ?? 0} keys staged by stageRows, got ${inverse.length}`);
-    }
+    assert(st !== null && inverse.length === st.n, `scatterStaged: expected the inverse map of the ${st?.n ?? 0} keys staged by stageRows, got ${inverse.length}`);
     this.staged = null;
     const buf = this.memory.buffer;
     new Uint32Array(buf, st.inverseAt, st.n).set(inverse);
@@ -113,16 +113,10 @@ export class PipelineKernels {
   ): Float32Array {
     const uniqueCount = checkRows(uniqueRows, dim);
     checkInverseType(inverse);
-    if (!(offsets instanceof Uint32Array) || offsets.length < 1) {
-      throw badOffsets(`offsets: expected a Uint32Array of rows + 1 CSR offsets (at least 1), got ${describeValue(offsets)}`);
-    }
-    if (!(combiner in COMBINER_CODE)) {
-      throw badArgument('combiner', "'sum', 'mean' or 'sqrtn'", combiner);
-    }
+    assert(offsets instanceof Uint32Array && offsets.length >= 1, 'pool: offsets must be a Uint32Array of rows + 1 CSR offsets');
+    assert(combiner in COMBINER_CODE, `pool: unknown combiner ${String(combiner)}`);
     const n = inverse.length, rows = offsets.length - 1;
-    if (weights !== null && (!(weights instanceof Float32Array) || weights.length !== n)) {
-      throw new HpsError('BAD_VECTOR', `weights: expected null or a Float32Array of one weight per key (${n}), got ${describeValue(weights)}`);
-    }
+    assert(weights === null || (weights instanceof Float32Array && weights.length === n), 'pool: weights must be null or one float per key');
     const target = outFor(out, rows * dim, 'rows (offsets.length - 1)');
     this.begin();
     const rowsAt = this.take(uniqueRows.length * 4), inverseAt = this.take(n * 4), offsetsAt = this.take(offsets.length * 4);
@@ -134,10 +128,9 @@ export class PipelineKernels {
     new Uint32Array(buf, offsetsAt, offsets.length).set(offsets);
     if (weights) new Float32Array(buf, weightsAt, n).set(weights);
     this.checkInverse(inverseAt, inverse, uniqueCount);
+    // Checked in wasm too, since the pooling kernel reads rows by these offsets.
     const bad = this.kernels.pl_check_offsets(offsetsAt, rows, n) >>> 0;
-    if (bad !== OK) {
-      throw badOffsets(`offsets[${bad}]: ${offsets[bad]} breaks the CSR rule: expected offsets[0] = 0, non-decreasing offsets, and offsets[${rows}] = the number of keys (${n})`);
-    }
+    assert(bad === OK, `pool: offsets[${bad}] = ${offsets[bad]} breaks the CSR rule (0 first, non-decreasing, ${n} last)`);
     this.kernels.pl_pool(rowsAt, inverseAt, offsetsAt, rows, weightsAt, dim, COMBINER_CODE[combiner], outAt);
     target.set(new Float32Array(buf, outAt, rows * dim));
     return target;
@@ -145,9 +138,7 @@ export class PipelineKernels {
 
   private checkInverse(at: number, inverse: Uint32Array, uniqueCount: number): void {
     const bad = this.kernels.pl_check_inverse(at, inverse.length, uniqueCount) >>> 0;
-    if (bad !== OK) {
-      throw new HpsError('BAD_KEY', `inverse[${bad}]: ${inverse[bad]} is out of range: expected an index below the ${uniqueCount} unique rows`);
-    }
+    assert(bad === OK, `inverse[${bad}] = ${inverse[bad]} is not below the ${uniqueCount} unique rows`);
   }
 
   /** Starts a call's allocations at the bottom of the memory. */
@@ -173,33 +164,22 @@ export class PipelineKernels {
 }
 
 function checkKeys(keys: unknown, where: string): void {
-  if (!(keys instanceof BigInt64Array)) {
-    throw new HpsError('BAD_KEY', `${where}: expected a BigInt64Array (see engine/keys.ts normalizeKeys), got ${describeValue(keys)}`);
-  }
+  assert(keys instanceof BigInt64Array, `${where} must be a BigInt64Array (normalizeKeys)`);
 }
 
 function checkInverseType(inverse: unknown): void {
-  if (!(inverse instanceof Uint32Array)) {
-    throw new HpsError('BAD_KEY', `inverse: expected a Uint32Array (from dedup), got ${describeValue(inverse)}`);
-  }
+  assert(inverse instanceof Uint32Array, 'inverse must be a Uint32Array (from dedup)');
 }
 
-/** Validates `rows` as whole rows of `dim`; returns the row count. */
+/** The row count of `rows`, whole rows of `dim`. */
 function checkRows(rows: unknown, dim: number): number {
-  if (!Number.isInteger(dim) || dim < 1) {
-    throw new HpsError('BAD_CONFIG', `dim: expected an integer >= 1, got ${String(dim)}`);
-  }
-  if (!(rows instanceof Float32Array) || rows.length % dim !== 0) {
-    throw new HpsError('BAD_VECTOR', `uniqueRows: expected a Float32Array of whole rows of dim ${dim}, got ${describeValue(rows)}`);
-  }
+  assert(Number.isInteger(dim) && dim >= 1, `dim must be an integer >= 1, got ${String(dim)}`);
+  assert(rows instanceof Float32Array && rows.length % dim === 0, `uniqueRows must be a Float32Array of whole rows of dim ${dim}`);
   return rows.length / dim;
 }
 
 function outFor(out: Float32Array | undefined, floats: number, what: string): Float32Array {
   if (out === undefined) return new Float32Array(floats);
-  if (!(out instanceof Float32Array) || out.length < floats) {
-    throw new HpsError('BAD_OUTPUT', `out: expected a Float32Array of at least ${what} x dim = ${floats} floats, got ${describeValue(out)}`);
-  }
+  assert(out instanceof Float32Array && out.length >= floats, `out must be a Float32Array of at least ${what} x dim = ${floats} floats`);
   return out.length === floats ? out : out.subarray(0, floats);
 }
-

@@ -10,12 +10,13 @@ import type { RemoteTier, TableTiers } from './tiers.js';
  * near cache; with `cacheMissedEmbeddings`, L3 hits go into Redis too, off the request path. Near-cache
  * and Redis hits both count as L2 hits. Every insertion is guarded by the table's write epoch.
  */
-export function remoteBelow(tiers: TableTiers, remote: RemoteTier, defer: Defer): BelowL1 {
-  return (keys, out, counts) => fetchBelow(tiers, remote, keys, out, counts, defer);
+export function remoteBelow(tiers: TableTiers, remote: RemoteTier, defer: Defer, warn: (line: string) => void): BelowL1 {
+  return (keys, out, counts) => fetchBelow(tiers, remote, keys, out, counts, defer, warn);
 }
 
 async function fetchBelow(
   tiers: TableTiers, remote: RemoteTier, keys: BigInt64Array, rows: Float32Array, counts: TierCounts, defer: Defer,
+  warn: (line: string) => void,
 ): Promise<Uint32Array> {
   const dim = tiers.dim;
   const epoch = Atomics.load(tiers.epoch, 0);
@@ -58,19 +59,24 @@ async function fetchBelow(
     const notFound = missing;
     defer(() => driveSync(insertFound(tiers, epoch, near, k, r, notFound)));
   }
-  if (l3 && tiers.cacheMissedEmbeddings && l3.missing.length < l3.keys.length) cacheInRemote(tiers, epoch, remote, l3.keys, l3.rows, l3.missing);
+  if (l3 && tiers.cacheMissedEmbeddings && l3.missing.length < l3.keys.length) cacheInRemote(tiers, epoch, remote, l3.keys, l3.rows, l3.missing, warn);
   return all ? missing : composePositions(pending, missing);
 }
 
-/** Inserts L3 hits into the remote tier off the request path; taken out again if a write overlapped. */
-function cacheInRemote(tiers: TableTiers, epoch: number, remote: RemoteTier, keys: BigInt64Array, rows: Float32Array, notFound: Uint32Array): void {
+/**
+ * Inserts L3 hits into the remote tier off the request path; taken out again if a write overlapped. A
+ * failure fails no request (each was answered already): it goes to `warn` (OpenOptions.warn).
+ */
+function cacheInRemote(
+  tiers: TableTiers, epoch: number, remote: RemoteTier, keys: BigInt64Array, rows: Float32Array, notFound: Uint32Array, warn: (line: string) => void,
+): void {
   if ((epoch & 1) === 1) return;
   const found = notFound.length === 0 ? null : complement(notFound, keys.length);
   const k = found ? pickKeys(keys, found) : keys;
   const r = found ? pickRows(rows, found, tiers.dim) : rows;
   remote.insert(k, r)
     .then(() => (Atomics.load(tiers.epoch, 0) !== epoch ? remote.erase(k) : 0))
-    .catch((err) => console.warn(`hps: caching L3 rows in Redis failed: ${(err as Error).message}`));
+    .catch((err) => warn(`hps: caching L3 rows in Redis failed: ${(err as Error).message}`));
 }
 
 function allPositions(n: number): Uint32Array {

@@ -315,7 +315,7 @@ export class TableRuntime {
   private below(tiers: TableTiers, warm: boolean, distinct: boolean): BelowL1 {
     const lower = { ...tiers, l1: null };
     const remote = this.parts.remote;
-    const serveDistinct: BelowL1 = remote ? remoteBelow(lower, remote, this.deferred.add) : (keys, out, counts) => {
+    const serveDistinct: BelowL1 = remote ? remoteBelow(lower, remote, this.deferred.add, this.o.warn) : (keys, out, counts) => {
       if (!this.splits(keys.length)) return resolveBelowL1(lower, keys, out, counts, this.deferred.add);
       return this.split(keys, out, true, warm).then((served) => {
         served.counts.unique = 0;

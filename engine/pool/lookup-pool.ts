@@ -2,7 +2,7 @@ import { Piscina } from 'piscina';
 import { availableParallelism } from 'node:os';
 import { HpsError } from '../errors.js';
 import { Semaphore } from './semaphore.js';
-import type { RangeTask, RangeResult, WorkerSetup } from './protocol.js';
+import { isWorkerWarning, type RangeTask, type RangeResult, type WorkerSetup } from './protocol.js';
 
 const workerFile = new URL('../../workers/lookup-worker.js', import.meta.url).href;
 
@@ -17,6 +17,8 @@ export interface LookupPoolOptions {
    * shared tiers can free what it held (its scratch areas, a writer lock it died holding).
    */
   onWorkerExit?: (threadId: number) => void;
+  /** Where workers' warnings go (their deferred cache insertions that failed): OpenOptions.warn. Default process.emitWarning. */
+  warn?: (line: string) => void;
 }
 
 /**
@@ -61,6 +63,10 @@ export class LookupPool {
     });
     // A worker that dies fails its task (see run); the pool-level event needs a listener or it throws.
     this.piscina.on('error', () => {});
+    const warn = options.warn ?? ((line: string) => process.emitWarning(line));
+    this.piscina.on('message', (message: unknown) => {
+      if (isWorkerWarning(message)) warn(message.hpsWarning);
+    });
     this.onExit = options.onWorkerExit ?? null;
     this.piscina.on('workerCreate', (worker: { id: number }) => this.running.add(worker.id));
     this.piscina.on('workerDestroy', () => {

@@ -26,6 +26,15 @@ export interface RangeTask {
   warm: boolean;
 }
 
+/** A warning a worker posts to the calling thread (its deferred work failed), for OpenOptions.warn. */
+export interface WorkerWarning {
+  hpsWarning: string;
+}
+
+export function isWorkerWarning(message: unknown): message is WorkerWarning {
+  return typeof message === 'object' && message !== null && typeof (message as WorkerWarning).hpsWarning === 'string';
+}
+
 export interface RangeResult {
   counts: TierCounts;
   /** Positions in the range (from its offset) found in no tier. */
