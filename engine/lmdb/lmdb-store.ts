@@ -5,6 +5,7 @@ import { HpsError } from '../errors.js';
 import { normalizeKeys, type KeyType } from '../keys.js';
 import { KeyCodec, keyHalves } from './key-codec.js';
 import { removeAbandonedRuns } from './abandoned-runs.js';
+import { EnvGate } from './env-gate.js';
 import { currentOwner, describeOwner, isOwner, ownerAlive, type Owner } from './owner.js';
 import { checkDataFile } from './data-file.js';
 import { RowChecksum } from './row-checksum.js';
@@ -21,6 +22,11 @@ export interface StoreMark {
 export interface LmdbStoreOptions {
   /** Serving processes open read-only: every write is an HpsError READ_ONLY. */
   readOnly?: boolean;
+  /**
+   * Named databases this process may have open in the environment (default 1024). Each table uses
+   * at most two, whatever the number of imports (see `rowSlots`), plus one for the metadata.
+   */
+  maxDbs?: number;
 }
 
 /** The meta entry of a staging database: the import that writes it, and for which table. */
@@ -35,7 +41,7 @@ const META_DB = 'hps:meta';
 const TABLE = 'table:';
 const MARK = 'mark:';
 /**
- * Meta entries naming staging databases of imports in progress, with their owner: a writable open drops
+ * Meta entries naming staging databases of imports in progress, with their owner: a writable open empties
  * those whose owner is dead (a killed import), never a live one. A live entry also locks its table
  * against a second import, in any process.
  */
@@ -67,6 +73,7 @@ export class LmdbStore {
     readonly readOnly: boolean,
     private readonly env: RootDatabase,
     private readonly meta: MetaDatabase | null,
+    private readonly gate: EnvGate,
   ) {}
 
   /** Opens (a writable open creates) the environment of `model` under `root`. */
@@ -76,24 +83,33 @@ export class LmdbStore {
     if (readOnly && !existsSync(path)) {
       throw new HpsError('IO', `model ${model}: no LMDB environment at ${path}; a read-only store is never created, import the model's tables first`);
     }
-    checkDataFile(path, model);
+    let gate: EnvGate;
     let env: RootDatabase;
     try {
-      env = open({ path, maxDbs: 1024, readOnly, compression: false, cache: false });
+      gate = EnvGate.open(path, readOnly);
+      // Opened holding the gate: an open must not overlap another process's commit (env-gate.ts).
+      env = gate.run(() => {
+        checkDataFile(path, model);
+        return open({ path, maxDbs: options.maxDbs ?? 1024, readOnly, compression: false, cache: false });
+      });
     } catch (e) {
+      if (e instanceof HpsError) throw e;
       throw new HpsError('IO', `model ${model}: cannot open the LMDB environment at ${path}: ${(e as Error).message}`, { cause: e });
     }
     let meta: MetaDatabase | null = null;
     try {
-      meta = env.openDB<TableMeta | StagingRecord | true | string, string>(META_DB, { encoding: 'json', cache: false });
+      meta = gate.run(() => env.openDB<TableMeta | StagingRecord | true | string, string>(META_DB, { encoding: 'json', cache: false }));
     } catch (e) {
-      if (!readOnly) throw new HpsError('IO', `model ${model}: cannot open ${META_DB} in ${path}: ${(e as Error).message}`, { cause: e });
+      if (!readOnly) {
+        void gate.run(() => env.close());
+        throw new HpsError('IO', `model ${model}: cannot open ${META_DB} in ${path}: ${(e as Error).message}`, { cause: e });
+      }
     }
-    const store = new LmdbStore(model, path, readOnly, env, meta);
+    const store = new LmdbStore(model, path, readOnly, env, meta, gate);
     try {
       store.checkTableDbs();
     } catch (e) {
-      void env.close();
+      void gate.run(() => env.close());
       throw e;
     }
     if (!readOnly) {
@@ -134,10 +150,10 @@ export class LmdbStore {
       return existing;
     }
     this.checkWritable(name, 'create a table');
-    const meta: TableMeta = { name, db: newDbName(name), dim, keyType, count: 0, fingerprint: null, source: null, updatedAt: new Date().toISOString(), checksum: new RowChecksum().toString() };
+    const meta: TableMeta = { name, db: rowSlots(name)[0], dim, keyType, count: 0, fingerprint: null, source: null, updatedAt: new Date().toISOString(), checksum: new RowChecksum().toString() };
     this.forgetMeta();
-    this.env.transactionSync(() => {
-      this.rowDb(meta.db);
+    this.transact(() => {
+      this.rowDb(meta.db).clearSync();
       this.metaDb().putSync(TABLE + name, meta);
     });
     return meta;
@@ -304,15 +320,15 @@ export class LmdbStore {
   }
 
   /**
-   * Starts an import of `name` into a fresh database; the table as it was stays readable until
-   * `commit()` swaps the new one in within one transaction. A killed import leaves only a staging
-   * database, dropped at the next writable open. One import of a table runs at a time across all
-   * processes: a second one is an HpsError BUSY naming the first.
+   * Starts an import of `name` into the table's other row database (`rowSlots`), emptied first; the
+   * table as it was stays readable until `commit()` swaps the new one in within one transaction. A
+   * killed import leaves only its staging rows, removed at the next writable open. One import of a
+   * table runs at a time across all processes: a second one is an HpsError BUSY naming the first.
    */
   beginImport(name: string, shape: { dim: number; keyType: KeyType; fingerprint: string | null; source: string | null }): StagedTable {
     this.checkWritable(name, 'import');
-    const dbName = newDbName(name);
     const record: StagingRecord = { table: name, owner: currentOwner() };
+    let dbName = '';
     this.writeTxn(name, 'start an import', () => {
       for (const { key, value } of this.stagingEntries()) {
         if (!isLive(value)) this.dropStaging(key);
@@ -320,17 +336,20 @@ export class LmdbStore {
           throw new HpsError('BUSY', `model ${this.model} table ${name}: another import of this table is running in ${describeOwner(value.owner)}, writing ${this.path}; retry once it has finished`);
         }
       }
+      // Read in this transaction: the table as the last import (of any process) left it.
+      this.forgetMeta();
+      dbName = stagingSlot(name, this.table(name));
       this.metaDb().putSync(STAGING + dbName, record);
-      this.rowDb(dbName);
+      this.rowDb(dbName).clearSync();
     });
     const db = this.rowDb(dbName);
-    const staged: StagedTable = new StagedTable(this.codecs[shape.keyType], shape.dim, db, (abort) => {
+    const staged: StagedTable = new StagedTable(this.codecs[shape.keyType], shape.dim, (fn) => this.transact(fn), db, (abort) => {
       this.forgetMeta();
-      this.env.transactionSync(() => {
+      this.transact(() => {
         const mine = this.metaDb().get(STAGING + dbName);
         if (!isStaging(mine) || mine.owner.pid !== record.owner.pid || mine.owner.since !== record.owner.since) {
-          // Only a process that wrongly judged this one dead can have dropped it: refuse to swap in nothing.
-          throw new HpsError('BUSY', `model ${this.model} table ${name}: the staging database of this import was dropped by another process; the table is unchanged, import again`);
+          // Only a process that wrongly judged this one dead can have removed it: refuse to swap in nothing.
+          throw new HpsError('BUSY', `model ${this.model} table ${name}: the staging rows of this import were removed by another process; the table is unchanged, import again`);
         }
         if (abort) {
           this.dropStaging(STAGING + dbName);
@@ -341,7 +360,7 @@ export class LmdbStore {
         const meta: TableMeta = { name, db: dbName, dim: shape.dim, keyType: shape.keyType, count, fingerprint: shape.fingerprint, source: shape.source, updatedAt: new Date().toISOString(), checksum: staged.checksum.toString() };
         this.metaDb().putSync(TABLE + name, meta);
         this.metaDb().removeSync(STAGING + dbName);
-        if (old) this.dropRowDb(old.db);
+        if (old && old.db !== dbName) this.rowDb(old.db).clearSync();
       });
       this.forgetMeta();
       return this.table(name)!;
@@ -376,7 +395,8 @@ export class LmdbStore {
     if (this.closed) return;
     this.closed = true;
     this.forgetMeta();
-    await this.env.close();
+    // Closed holding the gate: the last process to close destroys LMDB's lock-table mutexes (env-gate.ts).
+    await this.gate.run(() => this.env.close());
   }
 
   private requireTable(table: string): TableMeta {
@@ -396,7 +416,7 @@ export class LmdbStore {
   /** Runs `fn` in one write transaction; an LMDB failure (e.g. a full disk) rolls it back and is an HpsError IO. */
   private writeTxn(table: string, what: string, fn: () => void): void {
     try {
-      this.env.transactionSync(fn);
+      this.transact(fn);
       this.forgetMeta();
     } catch (e) {
       this.forgetMeta();
@@ -405,18 +425,33 @@ export class LmdbStore {
     }
   }
 
+  /**
+   * Every write transaction of this store, holding the environment's gate (env-gate.ts). Nothing
+   * else calls transactionSync: a transaction begun outside the gate could wait for the gate while
+   * holding LMDB's writer lock, which the gate's holder may be waiting for.
+   */
+  private transact(fn: () => void): void {
+    this.gate.run(() => this.env.transactionSync(fn));
+  }
+
+  /**
+   * The handle of a row database, opened once per process and kept: a table's rows live in one of two
+   * databases whatever the number of imports (`rowSlots`), so handles never pile up, and a handle is
+   * never closed while another thread may read through it. Opening one in a writable environment is
+   * a write transaction (it may create the database), so it holds the gate; a read-only open reads.
+   */
   private rowDb(name: string): RowDatabase {
     let db = this.rowDbs.get(name);
     if (!db) {
-      db = this.env.openDB<Buffer, Buffer>(name, ROW_DB_OPTIONS);
+      try {
+        const openDb = () => this.env.openDB<Buffer, Buffer>(name, ROW_DB_OPTIONS);
+        db = this.readOnly ? openDb() : this.gate.run(openDb);
+      } catch (e) {
+        throw new HpsError('IO', `model ${this.model}: cannot open the row database ${name} in ${this.path}: ${(e as Error).message}`, { cause: e });
+      }
       this.rowDbs.set(name, db);
     }
     return db;
-  }
-
-  private dropRowDb(name: string): void {
-    this.rowDb(name).dropSync();
-    this.rowDbs.delete(name);
   }
 
   private metaDb(): MetaDatabase {
@@ -476,20 +511,22 @@ export class LmdbStore {
     throw new HpsError('CORRUPT', `model ${this.model}: ${join(this.path, 'data.mdb')} is damaged: ${problem}; refusing to open it (restore the store from a copy, or import the table again)`);
   }
 
-  /** Opens a rows database that exists, never creating one (an import may have dropped it since it was listed). */
+  /** Opens a rows database that exists, never creating one (a store of an earlier version may have dropped it since it was listed). */
   private openExistingRowDb(name: string): void {
     if (this.rowDbs.has(name)) return;
     try {
-      this.rowDbs.set(name, this.env.openDB<Buffer, Buffer>(name, { ...ROW_DB_OPTIONS, create: false } as typeof ROW_DB_OPTIONS));
+      const openDb = () => this.env.openDB<Buffer, Buffer>(name, { ...ROW_DB_OPTIONS, create: false } as typeof ROW_DB_OPTIONS);
+      // In a writable environment an open is a write transaction: it holds the gate (see rowDb).
+      this.rowDbs.set(name, this.readOnly ? openDb() : this.gate.run(openDb));
     } catch {
       // gone since it was listed: the next snapshot's metadata no longer names it
     }
   }
 
-  /** Drops the staging databases of imports whose process is gone (killed or crashed). */
+  /** Empties the staging databases of imports whose process is gone (killed or crashed). */
   private dropAbandonedStaging(): void {
     if (this.stagingEntries().every(({ value }) => isLive(value))) return;
-    this.env.transactionSync(() => {
+    this.transact(() => {
       // Listed again inside the transaction: another process may have finished or begun one since.
       for (const { key, value } of this.stagingEntries()) if (!isLive(value)) this.dropStaging(key);
     });
@@ -499,9 +536,9 @@ export class LmdbStore {
     return [...this.metaDb().getRange({ start: STAGING, end: STAGING + '\uffff' })].map(({ key, value }) => ({ key: key as string, value }));
   }
 
-  /** Drops one staging database and its entry, inside the caller's write transaction. */
+  /** Empties one staging database and removes its entry, inside the caller's write transaction. */
   private dropStaging(key: string): void {
-    this.dropRowDb(key.slice(STAGING.length));
+    this.rowDb(key.slice(STAGING.length)).clearSync();
     this.metaDb().removeSync(key);
   }
 
@@ -558,6 +595,18 @@ function entryCount(db: RowDatabase): number {
   return (db.getStats() as { entryCount: number }).entryCount;
 }
 
-function newDbName(table: string): string {
-  return `hps:rows:${table}:${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+/**
+ * The two row databases of a table. An import writes into the one the table does not use and swaps
+ * it in; the one replaced is emptied (its pages freed), never deleted, so every process keeps one
+ * handle per slot however many imports it sees. (Stores written by earlier versions name a table's
+ * rows with a random suffix; the next import moves them into a slot.)
+ */
+function rowSlots(table: string): [string, string] {
+  return [`hps:rows:${table}:a`, `hps:rows:${table}:b`];
+}
+
+/** Where an import of `table` stages its rows: the slot the table does not use (the second for a new table). */
+function stagingSlot(table: string, meta: TableMeta | undefined): string {
+  const [first, second] = rowSlots(table);
+  return meta?.db === second ? first : second;
 }

@@ -4,8 +4,9 @@ import type { TableMeta } from './table-meta.js';
 import { writeRows, type AppendState, type RowDatabase } from './write-rows.js';
 
 /**
- * An import in progress: rows go into a fresh named database, one transaction per `write`, so memory
- * stays bounded by one chunk. Nothing is visible under the table's name until `commit()`.
+ * An import in progress: rows go into the table's other (emptied) row database, one transaction per
+ * `write`, so memory stays bounded by one chunk. Nothing is visible under the table's name until
+ * `commit()`.
  */
 export class StagedTable {
   private readonly order: AppendState = { empty: true, hi: 0, lo: 0 };
@@ -17,6 +18,8 @@ export class StagedTable {
   constructor(
     private readonly codec: KeyCodec,
     readonly dim: number,
+    /** Runs a write transaction of the store (holding its gate). */
+    private readonly transact: (fn: () => void) => void,
     private readonly db: RowDatabase,
     private readonly finish: (abort: boolean) => TableMeta | undefined,
   ) {}
@@ -26,11 +29,11 @@ export class StagedTable {
    * `order[j]` (or j) for j in [from, to).
    */
   write(keys: BigInt64Array, vectors: Float32Array, order: Uint32Array | null = null, from = 0, to = keys.length): void {
-    this.db.transactionSync(() => writeRows(this.db, this.codec, this.dim, keys, vectors, this.order, this.checksum, order, from, to));
+    this.transact(() => writeRows(this.db, this.codec, this.dim, keys, vectors, this.order, this.checksum, order, from, to));
     this.rows += to - from;
   }
 
-  /** Swaps the staged rows in as the table, dropping the previous rows, in one transaction. */
+  /** Swaps the staged rows in as the table, emptying the previous rows, in one transaction. */
   commit(): TableMeta {
     this.done = true;
     try {
@@ -41,7 +44,7 @@ export class StagedTable {
     }
   }
 
-  /** Drops the staged rows; the table stays as it was. */
+  /** Empties the staged rows; the table stays as it was. */
   abort(): void {
     if (this.done) return;
     this.done = true;
