@@ -100,6 +100,46 @@ void copyHits(float* dst, const float* src, uint32_t n, uint32_t dim, const std:
   });
 }
 
+// Lists in `missing` (room for n) the positions that some device flagged 1 (missed), ascending, and
+// returns their count. One device's flags are 0 or 1; a sharded table's devices flag the keys of other
+// shards 2. Eight positions at a time over every device's flags (runs of hits cost one load each), the
+// positions split over the host pool; each part lists at its own offset, then the parts are packed.
+size_t listMisses(const std::vector<const uint8_t*>& flags, uint32_t n, uint32_t* missing) {
+  auto missed = [&](uint32_t j) {
+    bool miss = false;
+    for (const uint8_t* f : flags) miss |= f[j] == 1;
+    return miss;
+  };
+  HostPool& pool = HostPool::get();
+  unsigned parts = std::min<unsigned>(pool.width(), std::max<uint32_t>(1, n >> 16));
+  uint32_t step = ((n + parts - 1) / parts + 7) & ~7u;  // whole words of 8 flags
+  std::vector<uint32_t> listed(parts, 0);
+  pool.run(parts, [&](unsigned p) {
+    uint32_t lo = std::min<uint64_t>(n, uint64_t(p) * step), hi = std::min<uint64_t>(n, uint64_t(p + 1) * step);
+    uint32_t* out = missing + lo;
+    uint32_t k = 0, i = lo;
+    for (; i + 8 <= hi; i += 8) {
+      uint64_t ones = 0;
+      for (const uint8_t* f : flags) {
+        uint64_t w;
+        std::memcpy(&w, f + i, 8);
+        ones |= w & 0x0101010101010101ULL;
+      }
+      if (ones == 0) continue;
+      for (uint32_t j = i; j < i + 8; j++) out[k] = j, k += missed(j);
+    }
+    for (; i < hi; i++) out[k] = i, k += missed(i);
+    listed[p] = k;
+  });
+  size_t count = listed[0];
+  for (unsigned p = 1; p < parts; p++) {
+    uint32_t lo = std::min<uint64_t>(n, uint64_t(p) * step);
+    std::memmove(missing + count, missing + lo, size_t(listed[p]) * sizeof(uint32_t));
+    count += listed[p];
+  }
+  return count;
+}
+
 }  // namespace
 
 int deviceCount() {
@@ -460,55 +500,12 @@ void Engine::finish(Request& r, Slot& s) {
         return pooled ? s.dev[c].hMissByPos.as<uint8_t>() : s.dev[c].hMiss.as<uint8_t>();
       };
       r.missing.resize(r.n);
-      uint32_t* m = r.missing.data();
-      size_t count = 0;
-      if (r.copies.size() == 1) {
-        // Eight flags at a time: runs of hits cost one load.
-        const uint8_t* f = flagsOf(r.copies[0]);
-        uint32_t i = 0;
-        for (; i + 8 <= r.n; i += 8) {
-          uint64_t w;
-          std::memcpy(&w, f + i, 8);
-          if (w == 0) continue;
-          for (uint32_t j = i; j < i + 8; j++) m[count] = j, count += f[j] == 1;
-        }
-        for (; i < r.n; i++) m[count] = i, count += f[i] == 1;
-      } else {
-        // Sharded: a key missed when its owner flags it 1 (the others flag it 2, not theirs). Eight
-        // keys at a time over every device's flags, the positions split over the host pool; timed as
-        // the host's share of sharding.
-        auto t0 = std::chrono::steady_clock::now();
-        std::vector<const uint8_t*> flags;
-        for (size_t c : r.copies) flags.push_back(flagsOf(c));
-        auto missed = [&](uint32_t j) {
-          bool miss = false;
-          for (const uint8_t* f : flags) miss |= f[j] == 1;
-          return miss;
-        };
-        HostPool& pool = HostPool::get();
-        unsigned parts = std::min<unsigned>(pool.width(), std::max<uint32_t>(1, r.n >> 16));
-        uint32_t step = ((r.n + parts - 1) / parts + 7) & ~7u;  // whole words of 8 flags
-        std::vector<std::vector<uint32_t>> found(parts);
-        pool.run(parts, [&](unsigned p) {
-          uint32_t lo = std::min<uint64_t>(r.n, uint64_t(p) * step), hi = std::min<uint64_t>(r.n, uint64_t(p + 1) * step);
-          std::vector<uint32_t>& out = found[p];
-          uint32_t i = lo;
-          for (; i + 8 <= hi; i += 8) {
-            uint64_t ones = 0;
-            for (const uint8_t* f : flags) {
-              uint64_t w;
-              std::memcpy(&w, f + i, 8);
-              ones |= w & 0x0101010101010101ULL;
-            }
-            if (ones == 0) continue;
-            for (uint32_t j = i; j < i + 8; j++) if (missed(j)) out.push_back(j);
-          }
-          for (; i < hi; i++) if (missed(i)) out.push_back(i);
-        });
-        for (const std::vector<uint32_t>& part : found) {
-          std::memcpy(m + count, part.data(), part.size() * sizeof(uint32_t));
-          count += part.size();
-        }
+      std::vector<const uint8_t*> flags;
+      for (size_t c : r.copies) flags.push_back(flagsOf(c));
+      auto t0 = std::chrono::steady_clock::now();
+      size_t count = listMisses(flags, r.n, r.missing.data());
+      if (flags.size() > 1) {
+        // Sharded: merging the devices' flags is the host's share of sharding.
         auto spent = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
         shardingNanos_.fetch_add(static_cast<uint64_t>(spent), std::memory_order_relaxed);
       }

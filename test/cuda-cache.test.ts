@@ -73,6 +73,38 @@ if (!native.ok) {
     }
   }
 
+  // A query long enough that the host lists its misses in several parts at once (64 Ki positions or
+  // more each): every missing position, in order, and every hit row, against a JS model.
+  for (const layout of [{ devices: [0], mode: 'replicated' as const }, { devices: native.devices >= 2 ? [0, 1] : [0, 0], mode: 'sharded' as const }]) {
+    test(`a 300,000-key query lists its misses in order (${layout.mode} on devices ${layout.devices.join(', ')})`, async () => {
+      const dim = 8;
+      const rand = rng(71);
+      const gpu = CudaEmbeddingCache.create({ dim, capacity: 1 << 18, devices: layout.devices, deviceMode: layout.mode, queryChunk: 0 });
+      try {
+        const stored = distinct(randomKeys(rand, 150000));
+        const rows = randomRows(rand, stored.length, dim);
+        await gpu.insert(stored, rows);
+        const rowOf = new Map<bigint, number>();
+        stored.forEach((k, i) => rowOf.set(k, i));
+        const held = new Set(await gpu.dump());
+        const absent = randomKeys(rand, 100000).filter((k) => !rowOf.has(k));
+        const keys = BigInt64Array.from({ length: 300000 }, () => (rand() < 0.3 ? absent[Math.floor(rand() * absent.length)] : stored[Math.floor(rand() * stored.length)]));
+        const out = new Float32Array(keys.length * dim).fill(7);
+        const missing = await gpu.query(keys, out);
+        const want = [...keys.keys()].filter((i) => !held.has(keys[i]));
+        assert.ok(want.length > 80000, `${want.length} misses expected`);
+        assert.equal(Array.from(missing), want);
+        for (let i = 0; i < keys.length; i++) {
+          const r = rowOf.get(keys[i]);
+          const got = Array.from(out.subarray(i * dim, (i + 1) * dim));
+          assert.equal(got, held.has(keys[i]) ? Array.from(rows.subarray(r! * dim, (r! + 1) * dim)) : new Array(dim).fill(7), `key ${i}`);
+        }
+      } finally {
+        await gpu.close();
+      }
+    });
+  }
+
   test('same hits, vectors, counts and dumps as WasmEmbeddingCache (LRU, dim 32, one device)', async () => {
     await sameAsWasm({ dim: 32, policy: 'lru', seed: 1, ops: 400 });
   });
